@@ -1,0 +1,5 @@
+//! CLIENT and its subcommands.
+
+use crate::command::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! INFO and its sections.
+
+use crate::command::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];

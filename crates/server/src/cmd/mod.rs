@@ -1,0 +1,38 @@
+//! Command handlers, one module per command family, each exporting a `COMMANDS` table of
+//! [`CommandSpec`] declarations. [`all`] gathers them into the server's command table.
+
+use crate::command::CommandSpec;
+
+pub mod admin;
+pub mod bitops;
+pub mod client;
+pub mod config;
+pub mod connection;
+pub mod debug;
+pub mod expire;
+pub mod info;
+pub mod introspection;
+pub mod keys;
+pub mod string;
+pub mod transaction;
+pub mod util;
+
+/// Every command declaration, in no particular order.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    [
+        admin::COMMANDS,
+        bitops::COMMANDS,
+        client::COMMANDS,
+        config::COMMANDS,
+        connection::COMMANDS,
+        debug::COMMANDS,
+        expire::COMMANDS,
+        info::COMMANDS,
+        introspection::COMMANDS,
+        keys::COMMANDS,
+        string::COMMANDS,
+        transaction::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}

@@ -1,0 +1,473 @@
+//! The dispatch gate: the one path from a parsed request to a handler.
+//!
+//! In Redis's order: look the command up (unknown command, unknown subcommand, arity), then
+//! check authentication, MULTI restrictions, read-only replica, the RESP2 pub/sub context,
+//! loading; queue it if the client is in MULTI; otherwise open a [`Txn`], lock the shards of
+//! its keys in ascending slot order, run the handler, commit its effects (propagation,
+//! keyspace events) while still holding the locks, and account for it (commandstats,
+//! errorstats, slowlog, latency monitor).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use rudis_resp::{Argv, ReplyBuf};
+
+use super::ctx::Ctx;
+use super::error::{wrong_arity, CmdError};
+use super::spec::{flag, key_positions};
+use super::table::CmdEntry;
+use crate::keyspace::txn::{encode_command, Txn};
+use crate::server::client::{cflag, Client, Queued, ReplyMode};
+use crate::server::{unix_ms, Server};
+
+/// Runs one request from `client`, writing its reply into `reply`.
+pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<'_>) {
+    let entry = match resolve(srv, argv) {
+        Ok(e) => e,
+        Err(e) => return reject(srv, client, reply, None, e),
+    };
+    if let Err(e) = precheck(srv, client, entry) {
+        return reject(srv, client, reply, Some(entry), e);
+    }
+    if client.in_multi() && !is_multi_control(entry) {
+        return queue(client, reply, entry, argv);
+    }
+    track_reply_mode(client, reply, |client, reply| {
+        run(srv, client, reply, entry, argv)
+    });
+}
+
+/// Finds the command (or subcommand) and checks its arity.
+pub fn resolve<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
+    let name = argv.get(0);
+    let Some(mut entry) = srv.commands.lookup(name) else {
+        return Err(unknown_command(argv));
+    };
+    if entry.is_container() && argv.len() >= 2 {
+        match srv.commands.lookup_sub(entry, argv.get(1)) {
+            Some(sub) => entry = sub,
+            None => {
+                return Err(crate::err!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    truncate_lossy(argv.get(1), 128),
+                    entry.fullname.to_ascii_uppercase()
+                ))
+            }
+        }
+    }
+    if !entry.spec.arity_ok(argv.len()) {
+        return Err(wrong_arity(&entry.fullname));
+    }
+    Ok(entry)
+}
+
+fn unknown_command(argv: Argv<'_>) -> CmdError {
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push_str(&format!("'{}' ", truncate_lossy(a, room)));
+    }
+    crate::err!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate_lossy(argv.get(0), 128),
+        args
+    )
+}
+
+fn truncate_lossy(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// The checks Redis makes before running or queuing a command.
+fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdError> {
+    let spec = entry.spec;
+    if spec.has(flag::PROTECTED) {
+        check_protected(srv, client, entry)?;
+    }
+    if !client.authenticated && !spec.has(flag::NO_AUTH) {
+        return Err("NOAUTH Authentication required.".into());
+    }
+    if client.in_multi() && spec.has(flag::NO_MULTI) {
+        return Err("ERR Command not allowed inside a transaction".into());
+    }
+    let is_write =
+        spec.has(flag::WRITE) || (is_exec(entry) && queued_flags(srv, client) & flag::WRITE != 0);
+    if is_write && !client.is_master {
+        let cfg = srv.cfg();
+        if srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only {
+            return Err("READONLY You can't write against a read only replica.".into());
+        }
+    }
+    if client.info.has_flag(cflag::PUBSUB) && !client.info.resp_is_3() && !allowed_in_pubsub(entry)
+    {
+        return Err(crate::err!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            entry.fullname
+        ));
+    }
+    if srv.state.loading.load(Ordering::Relaxed) && !spec.has(flag::LOADING) {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
+    Ok(())
+}
+
+fn check_protected(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdError> {
+    let cfg = srv.cfg();
+    let (name, setting) = match entry.spec.name {
+        "debug" => ("DEBUG", cfg.enable_debug_command.as_str()),
+        "module" => ("MODULE", cfg.enable_module_command.as_str()),
+        _ => return Ok(()),
+    };
+    let allowed = setting == "yes" || (setting == "local" && client.is_local);
+    if allowed {
+        return Ok(());
+    }
+    let option = format!("enable-{}-command", name.to_ascii_lowercase());
+    Err(crate::err!(
+        "ERR {name} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+    ))
+}
+
+fn allowed_in_pubsub(entry: &CmdEntry) -> bool {
+    matches!(
+        entry.spec.name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
+}
+
+fn is_exec(entry: &CmdEntry) -> bool {
+    entry.parent.is_none() && entry.spec.name == "exec"
+}
+
+fn is_multi_control(entry: &CmdEntry) -> bool {
+    entry.parent.is_none()
+        && matches!(
+            entry.spec.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+}
+
+/// The union of the flags of the commands queued in MULTI.
+fn queued_flags(srv: &Server, client: &Client) -> u64 {
+    client.multi.as_ref().map_or(0, |q| {
+        q.iter()
+            .fold(0, |f, c| f | srv.commands.get(c.cmd_id).spec.flags)
+    })
+}
+
+/// Replies with a rejection, counting it, and poisons an open MULTI.
+fn reject(
+    srv: &Server,
+    client: &mut Client,
+    reply: &mut ReplyBuf,
+    entry: Option<&CmdEntry>,
+    e: CmdError,
+) {
+    if let Some(entry) = entry {
+        srv.stats.command_rejected(entry.id);
+    }
+    if client.in_multi() {
+        client.multi_error = true;
+    }
+    srv.stats.count_error(e.code());
+    if client.reply_mode == ReplyMode::On {
+        reply.error(e.text());
+    }
+}
+
+fn queue(client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv<'_>) {
+    let queued = client.multi.as_mut().expect("in MULTI");
+    queued.push(Queued {
+        argv: argv.iter().map(<[u8]>::to_vec).collect(),
+        cmd_id: entry.id,
+    });
+    client
+        .info
+        .multi_len
+        .store(queued.len() as i64, Ordering::Relaxed);
+    reply.simple("QUEUED");
+}
+
+/// Applies CLIENT REPLY OFF/SKIP: runs `f`, then drops what it wrote if replies are off.
+fn track_reply_mode(
+    client: &mut Client,
+    reply: &mut ReplyBuf,
+    f: impl FnOnce(&mut Client, &mut ReplyBuf),
+) {
+    let mode_before = client.reply_mode;
+    if mode_before == ReplyMode::SkipNext {
+        client.reply_mode = ReplyMode::Skip;
+    }
+    let mark = reply.len();
+    f(client, reply);
+    let suppress = matches!(mode_before, ReplyMode::Off | ReplyMode::SkipNext);
+    if suppress && client.reply_mode != ReplyMode::On {
+        reply.truncate(mark);
+    }
+    if client.reply_mode == ReplyMode::Skip {
+        client.reply_mode = ReplyMode::On;
+    }
+}
+
+/// How a command needs the keyspace.
+enum Access {
+    /// Does not touch the keyspace.
+    None,
+    /// The shards of its declared keys.
+    Keys,
+    /// The whole keyspace, exclusively.
+    Exclusive,
+}
+
+fn access_of(entry: &CmdEntry) -> Access {
+    let spec = entry.spec;
+    if spec.has(flag::EXCLUSIVE) {
+        Access::Exclusive
+    } else if spec.has(flag::NO_KEYSPACE) {
+        Access::None
+    } else {
+        Access::Keys
+    }
+}
+
+/// Runs one command outside MULTI: its own transaction, effects committed at the end.
+fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv<'_>) {
+    let now_ms = unix_ms();
+    let ks = &srv.keyspace;
+    let mut txn = match access_of(entry) {
+        Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
+        Access::None => Txn::detached(ks, client.db, now_ms),
+        Access::Keys => {
+            let mut txn = Txn::shared(ks, client.db, now_ms);
+            let db = client.db;
+            txn.lock_keys(
+                key_positions(entry.spec, argv)
+                    .iter()
+                    .map(|&i| (db, argv.get(i))),
+            );
+            txn
+        }
+    };
+    txn.replica = srv.state.replica.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let failed = invoke(srv, client, reply, &mut txn, entry, argv);
+    commit(srv, &mut txn, entry, argv, 0, false);
+    drop(txn);
+    account(srv, client, entry, argv, started, failed);
+}
+
+/// Calls the handler; returns true if it replied with an error.
+fn invoke(
+    srv: &Server,
+    client: &mut Client,
+    reply: &mut ReplyBuf,
+    txn: &mut Txn<'_>,
+    entry: &CmdEntry,
+    argv: Argv<'_>,
+) -> bool {
+    let mut ctx = Ctx {
+        srv,
+        client,
+        reply,
+        txn,
+        cmd: entry,
+    };
+    match (entry.spec.handler)(&mut ctx, argv) {
+        Ok(()) => false,
+        Err(e) => {
+            srv.stats.count_error(e.code());
+            srv.stats.command_failed(entry.id);
+            reply.error(e.text());
+            true
+        }
+    }
+}
+
+/// Records the default propagation of a command that changed something (`dirty` grew past
+/// `dirty_before`) and, outside MULTI, publishes the effects. Called with the shard locks
+/// still held.
+fn commit(
+    srv: &Server,
+    txn: &mut Txn<'_>,
+    entry: &CmdEntry,
+    argv: Argv<'_>,
+    dirty_before: u64,
+    in_multi: bool,
+) {
+    let fx = &mut txn.effects;
+    if fx.dirty > dirty_before
+        && !fx.rewritten
+        && (entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE))
+    {
+        let mut cmd = Vec::with_capacity(argv.total_bytes() + 16 * argv.len());
+        let args: smallvec::SmallVec<[&[u8]; 8]> = argv.iter().collect();
+        encode_command(&args, &mut cmd);
+        fx.propagate.push((txn.db, cmd));
+    }
+    fx.rewritten = false;
+    if !in_multi {
+        flush_effects(srv, txn, false);
+    }
+}
+
+/// Sends accumulated effects to the propagation point and the notification channels.
+pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) {
+    let fx = std::mem::take(&mut txn.effects);
+    srv.propagator.feed(&fx.propagate, multi);
+    let stats = &srv.stats;
+    stats.add(|c| &c.dirty, fx.dirty);
+    stats.add(|c| &c.expired_keys, fx.expired);
+    stats.add(|c| &c.keyspace_hits, fx.hits);
+    stats.add(|c| &c.keyspace_misses, fx.misses);
+    srv.publish_events(&fx.events);
+}
+
+/// Commandstats, slowlog and latency monitor for one call.
+fn account(
+    srv: &Server,
+    client: &Client,
+    entry: &CmdEntry,
+    argv: Argv<'_>,
+    started: Instant,
+    _failed: bool,
+) {
+    let usec = started.elapsed().as_micros() as u64;
+    srv.stats.command(entry.id, usec);
+    *client.info.last_cmd.lock() = entry.fullname.clone();
+    let cfg = srv.cfg();
+    let threshold = cfg.slowlog_log_slower_than;
+    if threshold >= 0 && usec as i64 >= threshold && !entry.spec.has(flag::SKIP_SLOWLOG) {
+        let name = client.info.name.lock().clone().unwrap_or_default();
+        let peer = client.info.addr.clone();
+        srv.slowlog.push(
+            argv.iter().map(<[u8]>::to_vec),
+            usec,
+            peer,
+            name,
+            cfg.slowlog_max_len as usize,
+        );
+    }
+    let latency_ms = usec / 1000;
+    if cfg.latency_monitor_threshold > 0 && latency_ms as i64 >= cfg.latency_monitor_threshold {
+        let event = if entry.spec.has(flag::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        srv.latency.add(event, latency_ms);
+    }
+}
+
+// ---- MULTI / EXEC ------------------------------------------------------------------------
+
+/// EXEC: runs the queued commands atomically. Called by the EXEC handler's connection-level
+/// path, since it needs the transaction machinery of the gate.
+pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
+    let Some(queued) = client.multi.take() else {
+        srv.stats.count_error("ERR");
+        reply.error("ERR EXEC without MULTI");
+        return;
+    };
+    client.info.multi_len.store(-1, Ordering::Relaxed);
+    client.info.set_flag(cflag::MULTI, false);
+    if std::mem::take(&mut client.multi_error) {
+        crate::cmd::transaction::unwatch_all(srv, client);
+        srv.stats.count_error("EXECABORT");
+        reply.error("EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    let now_ms = unix_ms();
+    let mut txn = open_exec_txn(srv, client, &queued, now_ms);
+    txn.replica = srv.state.replica.load(Ordering::Relaxed);
+    if crate::cmd::transaction::watch_broken(srv, client, &mut txn) {
+        drop(txn);
+        crate::cmd::transaction::unwatch_all(srv, client);
+        reply.null_array();
+        return;
+    }
+    reply.array(queued.len());
+    let mut base = Vec::new();
+    let mut ranges = Vec::new();
+    for q in &queued {
+        base.clear();
+        ranges.clear();
+        for a in &q.argv {
+            let start = base.len();
+            base.extend_from_slice(a);
+            ranges.push(start..base.len());
+        }
+        let argv = Argv::new(&base, &ranges);
+        let entry = srv.commands.get(q.cmd_id);
+        txn.db = client.db;
+        let t0 = Instant::now();
+        let dirty_before = txn.effects.dirty;
+        let failed = invoke(srv, client, reply, &mut txn, entry, argv);
+        commit(srv, &mut txn, entry, argv, dirty_before, true);
+        account(srv, client, entry, argv, t0, failed);
+    }
+    flush_effects(srv, &mut txn, true);
+    drop(txn);
+    crate::cmd::transaction::unwatch_all(srv, client);
+}
+
+/// Locks what a transaction needs: the shards of every queued command's keys (following
+/// SELECTs) and of the watched keys, or the whole keyspace if any command needs it.
+fn open_exec_txn<'a>(srv: &'a Server, client: &Client, queued: &[Queued], now_ms: i64) -> Txn<'a> {
+    let mut db = client.db;
+    let mut keys: Vec<(usize, Vec<u8>)> = client
+        .watched
+        .iter()
+        .map(|w| (w.db, w.key.clone()))
+        .collect();
+    let mut exclusive = false;
+    let mut base = Vec::new();
+    let mut ranges = Vec::new();
+    for q in queued {
+        let entry = srv.commands.get(q.cmd_id);
+        let spec = entry.spec;
+        if spec.has(flag::EXCLUSIVE) || spec.has(flag::WALKS_SLOTS) {
+            exclusive = true;
+            break;
+        }
+        base.clear();
+        ranges.clear();
+        for a in &q.argv {
+            let start = base.len();
+            base.extend_from_slice(a);
+            ranges.push(start..base.len());
+        }
+        let argv = Argv::new(&base, &ranges);
+        if spec.name == "select" {
+            match rudis_resp::number::parse_i64(argv.get(1)) {
+                Some(n) if n >= 0 && (n as usize) < srv.keyspace.db_count() => db = n as usize,
+                _ => {}
+            }
+        }
+        if spec.name == "move" || spec.name == "copy" || spec.name == "swapdb" {
+            exclusive = true;
+            break;
+        }
+        keys.extend(
+            key_positions(spec, argv)
+                .iter()
+                .map(|&i| (db, argv.get(i).to_vec())),
+        );
+    }
+    if exclusive {
+        return Txn::exclusive(&srv.keyspace, client.db, now_ms);
+    }
+    let mut txn = Txn::shared(&srv.keyspace, client.db, now_ms);
+    txn.lock_keys(keys.iter().map(|(db, k)| (*db, k.as_slice())));
+    txn
+}

@@ -1,0 +1,508 @@
+//! How a command is declared: one [`CommandSpec`] per command (and per subcommand) holding
+//! everything the server needs to know about it: name, arity, flags, ACL categories, key
+//! positions, documentation and handler. COMMAND INFO/DOCS/GETKEYS, the dispatch gate, key
+//! locking and (later) cluster redirection all read these declarations, so they agree.
+
+use rudis_resp::Argv;
+
+use super::ctx::Ctx;
+use super::error::CmdResult;
+
+/// A command handler. Writes its reply through `ctx.reply` and returns `Err` to reply with an
+/// error instead.
+pub type Handler = fn(&mut Ctx<'_, '_>, Argv<'_>) -> CmdResult;
+
+/// Custom key extraction for commands whose keys key specs cannot describe.
+pub type GetKeysFn = fn(Argv<'_>) -> Vec<usize>;
+
+/// Command flags. The first group is Redis's (reported by COMMAND INFO); the second is ours.
+pub mod flag {
+    pub const WRITE: u64 = 1 << 0;
+    pub const READONLY: u64 = 1 << 1;
+    pub const DENYOOM: u64 = 1 << 2;
+    pub const MODULE: u64 = 1 << 3;
+    pub const ADMIN: u64 = 1 << 4;
+    pub const PUBSUB: u64 = 1 << 5;
+    pub const NOSCRIPT: u64 = 1 << 6;
+    pub const BLOCKING: u64 = 1 << 7;
+    pub const LOADING: u64 = 1 << 8;
+    pub const STALE: u64 = 1 << 9;
+    pub const SKIP_MONITOR: u64 = 1 << 10;
+    pub const SKIP_SLOWLOG: u64 = 1 << 11;
+    pub const ASKING: u64 = 1 << 12;
+    pub const FAST: u64 = 1 << 13;
+    pub const NO_AUTH: u64 = 1 << 14;
+    pub const MAY_REPLICATE: u64 = 1 << 15;
+    pub const SENTINEL: u64 = 1 << 16;
+    pub const ONLY_SENTINEL: u64 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: u64 = 1 << 18;
+    pub const PROTECTED: u64 = 1 << 19;
+    pub const NO_ASYNC_LOADING: u64 = 1 << 20;
+    pub const NO_MULTI: u64 = 1 << 21;
+    pub const ALLOW_BUSY: u64 = 1 << 22;
+
+    /// Ours: the command never touches the keyspace; it runs without the keyspace gate.
+    pub const NO_KEYSPACE: u64 = 1 << 40;
+    /// Ours: the command needs the whole keyspace still (FLUSHALL, SWAPDB, KEYS).
+    pub const EXCLUSIVE: u64 = 1 << 41;
+    /// Ours: the command visits slots one at a time on its own (SCAN, RANDOMKEY); inside
+    /// MULTI it forces the exclusive path.
+    pub const WALKS_SLOTS: u64 = 1 << 42;
+
+    /// Names COMMAND INFO reports, in Redis's order.
+    pub const NAMES: &[(u64, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (MODULE, "module"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// ACL categories.
+pub mod acl {
+    pub const KEYSPACE: u64 = 1 << 0;
+    pub const READ: u64 = 1 << 1;
+    pub const WRITE: u64 = 1 << 2;
+    pub const SET: u64 = 1 << 3;
+    pub const SORTEDSET: u64 = 1 << 4;
+    pub const LIST: u64 = 1 << 5;
+    pub const HASH: u64 = 1 << 6;
+    pub const STRING: u64 = 1 << 7;
+    pub const BITMAP: u64 = 1 << 8;
+    pub const HYPERLOGLOG: u64 = 1 << 9;
+    pub const GEO: u64 = 1 << 10;
+    pub const STREAM: u64 = 1 << 11;
+    pub const PUBSUB: u64 = 1 << 12;
+    pub const ADMIN: u64 = 1 << 13;
+    pub const FAST: u64 = 1 << 14;
+    pub const SLOW: u64 = 1 << 15;
+    pub const BLOCKING: u64 = 1 << 16;
+    pub const DANGEROUS: u64 = 1 << 17;
+    pub const CONNECTION: u64 = 1 << 18;
+    pub const TRANSACTION: u64 = 1 << 19;
+    pub const SCRIPTING: u64 = 1 << 20;
+
+    pub const NAMES: &[(u64, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Key-spec flags (Redis's `CMD_KEY_*`).
+pub mod keyflag {
+    pub const RO: u32 = 1 << 0;
+    pub const RW: u32 = 1 << 1;
+    pub const OW: u32 = 1 << 2;
+    pub const RM: u32 = 1 << 3;
+    pub const ACCESS: u32 = 1 << 4;
+    pub const UPDATE: u32 = 1 << 5;
+    pub const INSERT: u32 = 1 << 6;
+    pub const DELETE: u32 = 1 << 7;
+    pub const NOT_KEY: u32 = 1 << 8;
+    pub const INCOMPLETE: u32 = 1 << 9;
+    pub const VARIABLE_FLAGS: u32 = 1 << 10;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+}
+
+/// Where the search for keys begins.
+#[derive(Debug, Clone, Copy)]
+pub enum Begin {
+    /// At this argument index.
+    Index(i32),
+    /// After this keyword, searched from `start_from` (negative: from the end, backwards).
+    Keyword {
+        keyword: &'static str,
+        start_from: i32,
+    },
+}
+
+/// How keys are found from the beginning.
+#[derive(Debug, Clone, Copy)]
+pub enum Find {
+    /// Keys up to `last_key` (relative to begin; negative counts from the end), every `step`;
+    /// `limit` > 1 divides the remaining arguments.
+    Range {
+        last_key: i32,
+        step: i32,
+        limit: i32,
+    },
+    /// The argument at `keynum_idx` (relative) counts the keys, which start at `first_key`.
+    Keynum {
+        keynum_idx: i32,
+        first_key: i32,
+        step: i32,
+    },
+}
+
+/// One key specification.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    pub flags: u32,
+    pub begin: Begin,
+    pub find: Find,
+}
+
+impl KeySpec {
+    /// One key at `index`.
+    pub const fn one(index: i32, flags: u32) -> Self {
+        KeySpec {
+            flags,
+            begin: Begin::Index(index),
+            find: Find::Range {
+                last_key: 0,
+                step: 1,
+                limit: 0,
+            },
+        }
+    }
+
+    /// Keys from `index` to `last_key` (relative; -1 = the last argument), every `step`.
+    pub const fn range(index: i32, last_key: i32, step: i32, flags: u32) -> Self {
+        KeySpec {
+            flags,
+            begin: Begin::Index(index),
+            find: Find::Range {
+                last_key,
+                step,
+                limit: 0,
+            },
+        }
+    }
+
+    /// A key count at `index`, then that many keys.
+    pub const fn keynum(index: i32, flags: u32) -> Self {
+        KeySpec {
+            flags,
+            begin: Begin::Index(index),
+            find: Find::Keynum {
+                keynum_idx: 0,
+                first_key: 1,
+                step: 1,
+            },
+        }
+    }
+
+    /// The key(s) after `keyword`.
+    pub const fn keyword(keyword: &'static str, start_from: i32, find: Find, flags: u32) -> Self {
+        KeySpec {
+            flags,
+            begin: Begin::Keyword {
+                keyword,
+                start_from,
+            },
+            find,
+        }
+    }
+}
+
+/// A command (or subcommand) declaration.
+pub struct CommandSpec {
+    /// Lowercase name (for a subcommand, just the subcommand's name).
+    pub name: &'static str,
+    /// Exact argument count including the name, or `-n` for "at least n".
+    pub arity: i32,
+    pub flags: u64,
+    pub acl: u64,
+    pub keys: &'static [KeySpec],
+    pub getkeys: Option<GetKeysFn>,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub complexity: &'static str,
+    pub tips: &'static [&'static str],
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, handler: Handler) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags: 0,
+            acl: 0,
+            keys: &[],
+            getkeys: None,
+            handler,
+            subcommands: &[],
+            group: "generic",
+            summary: "",
+            since: "1.0.0",
+            complexity: "",
+            tips: &[],
+        }
+    }
+
+    pub const fn flags(mut self, flags: u64) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    pub const fn acl(mut self, acl: u64) -> Self {
+        self.acl = acl;
+        self
+    }
+
+    pub const fn keys(mut self, keys: &'static [KeySpec]) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub const fn getkeys(mut self, f: GetKeysFn) -> Self {
+        self.getkeys = Some(f);
+        self
+    }
+
+    pub const fn subcommands(mut self, subs: &'static [CommandSpec]) -> Self {
+        self.subcommands = subs;
+        self
+    }
+
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Self {
+        self.tips = tips;
+        self
+    }
+
+    /// Documentation: group, one-line summary, the version it appeared in, complexity.
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        summary: &'static str,
+        since: &'static str,
+        complexity: &'static str,
+    ) -> Self {
+        self.group = group;
+        self.summary = summary;
+        self.since = since;
+        self.complexity = complexity;
+        self
+    }
+
+    pub fn has(&self, flag: u64) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// True if `argc` arguments (including the name) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// ACL categories including those implied by flags, as Redis derives them.
+    pub fn acl_categories(&self) -> u64 {
+        let mut c = self.acl;
+        if self.has(flag::WRITE) {
+            c |= acl::WRITE;
+        }
+        if self.has(flag::READONLY) && c & acl::SCRIPTING == 0 {
+            c |= acl::READ;
+        }
+        if self.has(flag::ADMIN) {
+            c |= acl::ADMIN | acl::DANGEROUS;
+        }
+        if self.has(flag::PUBSUB) {
+            c |= acl::PUBSUB;
+        }
+        if self.has(flag::FAST) {
+            c |= acl::FAST;
+        }
+        if self.has(flag::BLOCKING) {
+            c |= acl::BLOCKING;
+        }
+        if c & acl::FAST == 0 {
+            c |= acl::SLOW;
+        }
+        c
+    }
+
+    /// The legacy (first, last, step) triple COMMAND INFO reports, derived from the key specs
+    /// the way Redis does: only plain index ranges combine into it.
+    pub fn legacy_range(&self) -> (i64, i64, i64) {
+        let (mut first, mut last, mut step) = (0i64, 0i64, 0i64);
+        let mut prev_last = 0i64;
+        for (n, spec) in self.keys.iter().enumerate() {
+            let Begin::Index(index) = spec.begin else {
+                return if n == 0 {
+                    (0, 0, 0)
+                } else {
+                    (first, last, step)
+                };
+            };
+            let Find::Range {
+                last_key,
+                step: s,
+                limit,
+            } = spec.find
+            else {
+                continue;
+            };
+            if limit > 1 && last_key < 0 {
+                continue;
+            }
+            let this_last = if last_key < 0 {
+                i64::from(last_key)
+            } else {
+                i64::from(index + last_key)
+            };
+            if n == 0 {
+                first = i64::from(index);
+                last = this_last;
+                step = i64::from(s);
+            } else if step == i64::from(s) && prev_last + step == i64::from(index) {
+                last = this_last;
+            } else {
+                break;
+            }
+            prev_last = this_last;
+        }
+        (first, last, step)
+    }
+
+    /// True if the key positions depend on the arguments (COMMAND INFO's `movablekeys`).
+    pub fn movable_keys(&self) -> bool {
+        self.getkeys.is_some()
+            || self.keys.iter().any(|k| {
+                matches!(k.begin, Begin::Keyword { .. }) || matches!(k.find, Find::Keynum { .. })
+            })
+    }
+}
+
+/// Indexes of the key arguments of a command, from its key specs (or custom extractor).
+/// Positions beyond the arguments are dropped; a bad key count yields what was found so far.
+pub fn key_positions(spec: &CommandSpec, argv: Argv<'_>) -> smallvec::SmallVec<[usize; 4]> {
+    let mut out = smallvec::SmallVec::new();
+    if let Some(f) = spec.getkeys {
+        out.extend(f(argv));
+        return out;
+    }
+    let argc = argv.len() as i64;
+    for ks in spec.keys {
+        let Some(first) = begin_index(ks, argv) else {
+            continue;
+        };
+        match ks.find {
+            Find::Range {
+                last_key,
+                step,
+                limit,
+            } => {
+                let last = if last_key >= 0 {
+                    first + i64::from(last_key)
+                } else if limit <= 1 {
+                    argc + i64::from(last_key)
+                } else {
+                    first + (argc - first) / i64::from(limit) + i64::from(last_key)
+                };
+                let step = i64::from(step.max(1));
+                let mut i = first;
+                while i <= last && i < argc {
+                    out.push(i as usize);
+                    i += step;
+                }
+            }
+            Find::Keynum {
+                keynum_idx,
+                first_key,
+                step,
+            } => {
+                let Some(n) = argv
+                    .try_get((first + i64::from(keynum_idx)) as usize)
+                    .and_then(rudis_resp::number::parse_i64)
+                else {
+                    continue;
+                };
+                let start = first + i64::from(first_key);
+                let step = i64::from(step.max(1));
+                for k in 0..n.max(0) {
+                    let i = start + k * step;
+                    if i >= argc {
+                        break;
+                    }
+                    out.push(i as usize);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn begin_index(ks: &KeySpec, argv: Argv<'_>) -> Option<i64> {
+    let argc = argv.len() as i64;
+    match ks.begin {
+        Begin::Index(i) => (i64::from(i) < argc).then_some(i64::from(i)),
+        Begin::Keyword {
+            keyword,
+            start_from,
+        } => {
+            let (from, backwards) = if start_from >= 0 {
+                (i64::from(start_from), false)
+            } else {
+                (argc + i64::from(start_from), true)
+            };
+            let mut i = from;
+            while i > 0 && i < argc {
+                if argv
+                    .get(i as usize)
+                    .eq_ignore_ascii_case(keyword.as_bytes())
+                {
+                    return Some(i + 1);
+                }
+                i += if backwards { -1 } else { 1 };
+            }
+            None
+        }
+    }
+}

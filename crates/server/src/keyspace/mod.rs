@@ -1,0 +1,21 @@
+//! The keyspace: databases of slot shards holding keys, values and expiry times.
+//!
+//! - [`slot`]: key to hash slot (CRC16, hash tags).
+//! - [`dict`]: the chained hash table with Redis's SCAN cursor semantics.
+//! - [`bytes`]: the compact byte string for keys and string values.
+//! - [`value`]: values and the per-key entry.
+//! - [`db`]: shards, databases, the keyspace gate.
+//! - [`txn`]: a command's locked view, with lazy expiry and effect recording.
+//! - [`expire`]: the active expiry cycle.
+
+pub mod bytes;
+pub mod db;
+pub mod dict;
+pub mod expire;
+pub mod slot;
+pub mod txn;
+pub mod value;
+
+pub use db::Keyspace;
+pub use txn::Txn;
+pub use value::{KeyEntry, Value};

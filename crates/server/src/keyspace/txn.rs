@@ -1,0 +1,545 @@
+//! `Txn`: a command's (or a MULTI/EXEC block's) locked view of the keyspace.
+//!
+//! The dispatch gate opens a `Txn`, locks the shards of the command's declared keys in
+//! ascending (database, slot) order, runs the handler against it, then commits: the effects
+//! the handler recorded (commands to propagate, keyspace events, the dirty count) leave while
+//! the locks are still held, so the replication stream orders writes exactly as the locks
+//! serialized them.
+//!
+//! Every key lookup goes through here, which is where lazy expiry happens: a key found past its
+//! expiry time is deleted (a DEL is propagated and an `expired` event recorded) and reported
+//! missing. On a replica keys are never deleted by time; they only read as missing.
+
+use std::sync::atomic::Ordering;
+
+use parking_lot::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
+use smallvec::SmallVec;
+
+use super::bytes::CompactBytes;
+use super::db::{Keyspace, Shard};
+use super::slot::key_slot;
+use super::value::{ExpireEntry, KeyEntry, Value, FLAG_EXPIRES, FLAG_RAW};
+use crate::keyspace::dict::hash_key;
+
+/// How the gate is held.
+enum Gate<'a> {
+    /// Not yet: taken shared on first shard access (commands that rarely touch keys).
+    Lazy,
+    Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
+}
+
+struct Held<'a> {
+    db: u32,
+    slot: u16,
+    guard: MutexGuard<'a, Shard>,
+}
+
+/// Keyspace event classes (the flags of `notify-keyspace-events`).
+pub mod event {
+    pub const GENERIC: u32 = 1 << 2;
+    pub const STRING: u32 = 1 << 3;
+    pub const LIST: u32 = 1 << 4;
+    pub const SET: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const ZSET: u32 = 1 << 7;
+    pub const EXPIRED: u32 = 1 << 8;
+    pub const EVICTED: u32 = 1 << 9;
+    pub const STREAM: u32 = 1 << 10;
+    pub const KEY_MISS: u32 = 1 << 11;
+    pub const LOADED: u32 = 1 << 12;
+    pub const MODULE: u32 = 1 << 13;
+    pub const NEW: u32 = 1 << 14;
+}
+
+/// What a lookup is for: reads count hits and misses, reads and writes refresh the access
+/// time, peeks do neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Read,
+    Write,
+    Peek,
+}
+
+enum Found {
+    Missing,
+    Expired,
+    Live,
+}
+
+/// A keyspace event recorded by a command, published at commit.
+#[derive(Debug, Clone)]
+pub struct KeyEvent {
+    pub class: u32,
+    pub event: &'static str,
+    pub db: usize,
+    pub key: Vec<u8>,
+}
+
+/// What a command did besides its reply.
+#[derive(Default)]
+pub struct Effects {
+    /// Changes made, for `rdb_changes_since_last_save` and the decision to propagate.
+    pub dirty: u64,
+    /// Commands to propagate, in order, each with the database it applies to, RESP-encoded.
+    pub propagate: Vec<(usize, Vec<u8>)>,
+    /// The handler chose its own propagation (rewritten form); don't propagate argv.
+    pub rewritten: bool,
+    /// Keyspace events to publish.
+    pub events: Vec<KeyEvent>,
+    /// Keys whose expiry was processed lazily (for INFO `expired_keys`).
+    pub expired: u64,
+    /// Keys modified that blocked clients may wait on: (db, key).
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// Read lookups that found / did not find their key (INFO `keyspace_hits/misses`).
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    out.push(b'*');
+    rudis_resp::number::push_i64(out, args.len() as i64);
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        rudis_resp::number::push_i64(out, a.len() as i64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A locked view of the keyspace for one command or one EXEC.
+pub struct Txn<'a> {
+    ks: &'a Keyspace,
+    _gate: Gate<'a>,
+    held: SmallVec<[Held<'a>; 4]>,
+    exclusive: bool,
+    /// The selected database.
+    pub db: usize,
+    /// The command's notion of now, in Unix milliseconds.
+    pub now_ms: i64,
+    /// The LRU clock value to stamp on accessed keys.
+    pub lru_clock: u32,
+    /// True on a replica: keys are never deleted because of time, only hidden.
+    pub replica: bool,
+    /// Lazy and active expiry are enabled (DEBUG SET-ACTIVE-EXPIRE does not affect lazy).
+    pub effects: Effects,
+}
+
+impl<'a> Txn<'a> {
+    /// A transaction holding the gate shared. Lock keys with [`Txn::lock_keys`].
+    pub fn shared(ks: &'a Keyspace, db: usize, now_ms: i64) -> Self {
+        Self::open(ks, Gate::Shared(ks.gate.read()), false, db, now_ms)
+    }
+
+    /// A transaction holding the gate exclusively: any shard may be used, in any order.
+    pub fn exclusive(ks: &'a Keyspace, db: usize, now_ms: i64) -> Self {
+        Self::open(ks, Gate::Exclusive(ks.gate.write()), true, db, now_ms)
+    }
+
+    /// A transaction that takes the gate only if a shard is actually used.
+    pub fn detached(ks: &'a Keyspace, db: usize, now_ms: i64) -> Self {
+        Self::open(ks, Gate::Lazy, false, db, now_ms)
+    }
+
+    fn open(ks: &'a Keyspace, gate: Gate<'a>, exclusive: bool, db: usize, now_ms: i64) -> Self {
+        Txn {
+            ks,
+            _gate: gate,
+            held: SmallVec::new(),
+            exclusive,
+            db,
+            now_ms,
+            lru_clock: lru_clock_at(now_ms),
+            replica: false,
+            effects: Effects::default(),
+        }
+    }
+
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// Locks the shards of `(db, key)` pairs in ascending (db, slot) order. Call before any
+    /// access; locks already held are kept.
+    pub fn lock_keys<'k>(&mut self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) {
+        let mut wanted: SmallVec<[(u32, u16); 8]> = keys
+            .into_iter()
+            .map(|(db, k)| (db as u32, key_slot(k)))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for (db, slot) in wanted {
+            self.lock_slot(db as usize, slot);
+        }
+    }
+
+    /// Releases every shard lock (the gate stays held). For commands that walk slots one at a
+    /// time, like SCAN.
+    pub fn release_shards(&mut self) {
+        self.held.clear();
+    }
+
+    fn position(&self, db: u32, slot: u16) -> Result<usize, usize> {
+        self.held
+            .binary_search_by(|h| (h.db, h.slot).cmp(&(db, slot)))
+    }
+
+    /// Locks one shard, keeping the held set sorted.
+    pub fn lock_slot(&mut self, db: usize, slot: u16) -> usize {
+        let (db32, ks) = (db as u32, self.ks);
+        if matches!(self._gate, Gate::Lazy) {
+            self._gate = Gate::Shared(ks.gate.read());
+        }
+        match self.position(db32, slot) {
+            Ok(i) => i,
+            Err(i) => {
+                let mutex = ks.db(db).shard(slot);
+                let guard = if self.exclusive || i == self.held.len() {
+                    mutex.lock()
+                } else {
+                    // Out of order: only safe if uncontended. Declared keys are always locked
+                    // up front, so reaching here is a handler touching an undeclared key.
+                    match mutex.try_lock() {
+                        Some(g) => g,
+                        None => {
+                            tracing::warn!("shard locked out of order (db {db}, slot {slot})");
+                            mutex.lock()
+                        }
+                    }
+                };
+                self.held.insert(
+                    i,
+                    Held {
+                        db: db32,
+                        slot,
+                        guard,
+                    },
+                );
+                i
+            }
+        }
+    }
+
+    /// The shard holding `key` in database `db`, locking it if needed.
+    pub fn shard(&mut self, db: usize, key: &[u8]) -> &mut Shard {
+        let i = self.lock_slot(db, key_slot(key));
+        &mut self.held[i].guard
+    }
+
+    /// The shard of `slot` in `db`, locking it if needed.
+    pub fn shard_at(&mut self, db: usize, slot: u16) -> &mut Shard {
+        let i = self.lock_slot(db, slot);
+        &mut self.held[i].guard
+    }
+
+    // ---- Lookups -------------------------------------------------------------------------
+
+    /// Looks up a key in the selected database for reading, expiring it lazily, and counts
+    /// a keyspace hit or miss.
+    pub fn get(&mut self, key: &[u8]) -> Option<&KeyEntry> {
+        self.lookup(self.db, key, Lookup::Read).map(|e| &*e)
+    }
+
+    /// Looks up a key for writing, expiring it lazily.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut KeyEntry> {
+        self.lookup(self.db, key, Lookup::Write)
+    }
+
+    /// Looks up a key without updating its access time or the hit counters (TYPE, OBJECT).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&KeyEntry> {
+        self.lookup(self.db, key, Lookup::Peek).map(|e| &*e)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.lookup(self.db, key, Lookup::Peek).is_some()
+    }
+
+    /// Looks up `key` in database `db`, expiring it lazily.
+    pub fn lookup(&mut self, db: usize, key: &[u8], mode: Lookup) -> Option<&mut KeyEntry> {
+        let hash = hash_key(key);
+        let i = self.lock_slot(db, key_slot(key));
+        let now_ms = self.now_ms;
+        let state = {
+            let shard = &*self.held[i].guard;
+            match shard.keys.get_hashed(key, hash) {
+                None => Found::Missing,
+                Some(e)
+                    if e.has_expire()
+                        && shard
+                            .expires
+                            .get_hashed(key, hash)
+                            .is_some_and(|x| x.at_ms <= now_ms) =>
+                {
+                    Found::Expired
+                }
+                Some(_) => Found::Live,
+            }
+        };
+        match state {
+            Found::Live => {}
+            Found::Expired if !self.replica => {
+                self.expire_now(db, key);
+                return self.missed(mode);
+            }
+            _ => return self.missed(mode),
+        }
+        if mode == Lookup::Read {
+            self.effects.hits += 1;
+        }
+        let lru = self.lru_clock;
+        let entry = self.held[i].guard.keys.get_mut_hashed(key, hash)?;
+        if mode != Lookup::Peek {
+            entry.access = lru;
+        }
+        Some(entry)
+    }
+
+    fn missed<T>(&mut self, mode: Lookup) -> Option<T> {
+        if mode == Lookup::Read {
+            self.effects.misses += 1;
+        }
+        None
+    }
+
+    /// Deletes a key whose time has come, with the effects Redis gives an expiry.
+    pub fn expire_now(&mut self, db: usize, key: &[u8]) {
+        if self.remove_in(db, key).is_some() {
+            self.signal_modified_in(db, key);
+            self.effects.expired += 1;
+            let mut cmd = Vec::new();
+            encode_command(&[b"DEL", key], &mut cmd);
+            self.effects.propagate.push((db, cmd));
+            self.notify_in(db, event::EXPIRED, "expired", key);
+        }
+    }
+
+    /// The expiry time of a key (Unix ms), if it has one. Does not expire it.
+    pub fn expire_at(&mut self, key: &[u8]) -> Option<i64> {
+        let db = self.db;
+        let shard = self.shard(db, key);
+        if !shard.keys.get(key)?.has_expire() {
+            return None;
+        }
+        shard.expires.get(key).map(|e| e.at_ms)
+    }
+
+    // ---- Changes ------------------------------------------------------------------------
+
+    /// Stores `value` under `key` in the selected database, replacing any old value. The
+    /// expiry time is cleared unless `keep_ttl`. Returns true if the key was new.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> bool {
+        self.set_in(self.db, key, value, keep_ttl)
+    }
+
+    pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> bool {
+        let lru = self.lru_clock;
+        let ks = self.ks;
+        let shard = self.shard(db, key);
+        let hash = hash_key(key);
+        match shard.keys.get_mut_hashed(key, hash) {
+            Some(entry) => {
+                entry.value = value;
+                entry.access = lru;
+                entry.flags &= !FLAG_RAW;
+                if !keep_ttl && entry.has_expire() {
+                    entry.flags &= !FLAG_EXPIRES;
+                    shard.expires.remove_hashed(key, hash);
+                    ks.db(db).volatile.fetch_sub(1, Ordering::Relaxed);
+                }
+                false
+            }
+            None => {
+                shard
+                    .keys
+                    .insert_new_hashed(KeyEntry::new(key, value, lru), hash);
+                ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+        }
+    }
+
+    /// Adds a key known not to exist (after a lookup returned `None`).
+    pub fn add(&mut self, key: &[u8], value: Value) -> &mut KeyEntry {
+        let (db, lru, ks) = (self.db, self.lru_clock, self.ks);
+        let shard = self.shard(db, key);
+        ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
+        shard.keys.insert_new(KeyEntry::new(key, value, lru))
+    }
+
+    /// Removes a key from the selected database (no expiry check: a logically expired key is
+    /// still removed and reported).
+    pub fn remove(&mut self, key: &[u8]) -> Option<KeyEntry> {
+        self.remove_in(self.db, key)
+    }
+
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<KeyEntry> {
+        let ks = self.ks;
+        let shard = self.shard(db, key);
+        let hash = hash_key(key);
+        let entry = shard.keys.remove_hashed(key, hash)?;
+        if entry.has_expire() {
+            shard.expires.remove_hashed(key, hash);
+            ks.db(db).volatile.fetch_sub(1, Ordering::Relaxed);
+        }
+        ks.db(db).keys.fetch_sub(1, Ordering::Relaxed);
+        Some(entry)
+    }
+
+    /// Sets the expiry time of an existing key. Returns false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        self.set_expire_in(self.db, key, at_ms)
+    }
+
+    pub fn set_expire_in(&mut self, db: usize, key: &[u8], at_ms: i64) -> bool {
+        let ks = self.ks;
+        let shard = self.shard(db, key);
+        let hash = hash_key(key);
+        let Some(entry) = shard.keys.get_mut_hashed(key, hash) else {
+            return false;
+        };
+        if entry.has_expire() {
+            if let Some(e) = shard.expires.get_mut_hashed(key, hash) {
+                e.at_ms = at_ms;
+                return true;
+            }
+        }
+        entry.flags |= FLAG_EXPIRES;
+        shard.expires.insert_new_hashed(
+            ExpireEntry {
+                key: CompactBytes::new(key),
+                at_ms,
+            },
+            hash,
+        );
+        ks.db(db).volatile.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Removes the expiry time of a key. Returns true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let (db, ks) = (self.db, self.ks);
+        let shard = self.shard(db, key);
+        let hash = hash_key(key);
+        let Some(entry) = shard.keys.get_mut_hashed(key, hash) else {
+            return false;
+        };
+        if !entry.has_expire() {
+            return false;
+        }
+        entry.flags &= !FLAG_EXPIRES;
+        shard.expires.remove_hashed(key, hash);
+        ks.db(db).volatile.fetch_sub(1, Ordering::Relaxed);
+        true
+    }
+
+    // ---- Effects ------------------------------------------------------------------------
+
+    /// A write changed `key`: WATCHers of it see it as modified, and clients blocked on it
+    /// get a chance to run.
+    pub fn signal_modified(&mut self, key: &[u8]) {
+        self.signal_modified_in(self.db, key)
+    }
+
+    pub fn signal_modified_in(&mut self, db: usize, key: &[u8]) {
+        self.shard(db, key).touch_watchers(key);
+    }
+
+    /// Marks a key as ready for clients blocked on it (a push to a list, an add to a zset).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.effects.ready_keys.push((self.db, key.to_vec()));
+    }
+
+    /// Records a keyspace event in the selected database.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.notify_in(self.db, class, event, key)
+    }
+
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        self.effects.events.push(KeyEvent {
+            class,
+            event,
+            db,
+            key: key.to_vec(),
+        });
+    }
+
+    /// Counts `n` changes.
+    pub fn dirty(&mut self, n: u64) {
+        self.effects.dirty += n;
+    }
+
+    /// Propagates `args` (in the selected database) instead of the command as received. Call
+    /// once per command to emit; calling it at all replaces the default propagation.
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        let mut cmd = Vec::new();
+        encode_command(args, &mut cmd);
+        self.effects.propagate.push((self.db, cmd));
+        self.effects.rewritten = true;
+    }
+
+    /// Prevents the default propagation of the command as received.
+    pub fn prevent_propagation(&mut self) {
+        self.effects.rewritten = true;
+    }
+}
+
+/// Redis's LRU clock: seconds, 24 bits.
+pub fn lru_clock_at(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u32) & ((1 << 24) - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_expire_remove() {
+        let ks = Keyspace::new(2);
+        let mut t = Txn::shared(&ks, 0, 1_000);
+        t.lock_keys([(0, &b"a"[..]), (0, &b"b"[..])]);
+        assert!(t.set(b"a", Value::str(b"1"), false));
+        assert!(!t.set(b"a", Value::str(b"2"), false));
+        assert_eq!(t.get(b"a").unwrap().value.as_str(), Some(&b"2"[..]));
+        assert!(t.set_expire(b"a", 2_000));
+        assert_eq!(t.expire_at(b"a"), Some(2_000));
+        assert_eq!(ks.db(0).volatile_count(), 1);
+        t.now_ms = 2_000;
+        assert!(t.get(b"a").is_none(), "expired lazily");
+        assert_eq!(t.effects.expired, 1);
+        assert_eq!(t.effects.propagate.len(), 1);
+        assert_eq!(ks.db(0).key_count(), 0);
+        assert_eq!(ks.db(0).volatile_count(), 0);
+        assert!(!ks.db(1).is_allocated());
+    }
+
+    #[test]
+    fn replica_hides_but_keeps_expired_keys() {
+        let ks = Keyspace::new(1);
+        let mut t = Txn::shared(&ks, 0, 1_000);
+        t.set(b"k", Value::str(b"v"), false);
+        t.set_expire(b"k", 1_500);
+        t.replica = true;
+        t.now_ms = 2_000;
+        assert!(t.get(b"k").is_none());
+        assert_eq!(ks.db(0).key_count(), 1);
+    }
+
+    #[test]
+    fn set_clears_ttl_unless_kept() {
+        let ks = Keyspace::new(1);
+        let mut t = Txn::shared(&ks, 0, 0);
+        t.set(b"k", Value::str(b"v"), false);
+        t.set_expire(b"k", 10_000);
+        t.set(b"k", Value::str(b"w"), true);
+        assert_eq!(t.expire_at(b"k"), Some(10_000));
+        t.set(b"k", Value::str(b"x"), false);
+        assert_eq!(t.expire_at(b"k"), None);
+    }
+}

@@ -1,0 +1,269 @@
+//! Clients: the state a connection keeps for itself ([`Client`]) and the part other
+//! connections may read or act on ([`ClientInfo`], in the [`Clients`] registry): CLIENT LIST
+//! and INFO read it, CLIENT KILL and the idle-timeout cron ask it to close.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::keyspace::db::WatchRef;
+
+/// Client flags shown by CLIENT LIST (`flags=`).
+pub mod cflag {
+    pub const REPLICA: u64 = 1 << 0;
+    pub const MASTER: u64 = 1 << 1;
+    pub const MONITOR: u64 = 1 << 2;
+    pub const MULTI: u64 = 1 << 3;
+    pub const BLOCKED: u64 = 1 << 4;
+    pub const DIRTY_CAS: u64 = 1 << 5;
+    pub const CLOSE_AFTER_REPLY: u64 = 1 << 6;
+    pub const UNBLOCKED: u64 = 1 << 7;
+    pub const PUBSUB: u64 = 1 << 8;
+    pub const READONLY: u64 = 1 << 9;
+    pub const NO_EVICT: u64 = 1 << 10;
+    pub const TRACKING: u64 = 1 << 11;
+    pub const NO_TOUCH: u64 = 1 << 12;
+}
+
+/// The shared, observable side of a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i64,
+    pub created_ms: i64,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Option<Vec<u8>>>,
+    pub db: AtomicUsize,
+    /// The last command's full name.
+    pub last_cmd: Mutex<String>,
+    pub last_interaction_ms: AtomicI64,
+    pub flags: AtomicU64,
+    pub subscriptions: AtomicUsize,
+    pub pattern_subscriptions: AtomicUsize,
+    pub shard_subscriptions: AtomicUsize,
+    /// Commands queued in MULTI, or -1 outside MULTI.
+    pub multi_len: AtomicI64,
+    pub watched: AtomicUsize,
+    pub query_buf_bytes: AtomicUsize,
+    pub query_buf_free_bytes: AtomicUsize,
+    pub output_buf_bytes: AtomicUsize,
+    pub resp: AtomicUsize,
+    pub user: Mutex<String>,
+    /// Bytes other tasks queued for this client (messages, MONITOR output).
+    pub outbox: Mutex<Vec<u8>>,
+    /// Set to ask the connection to close; `wake` makes it notice.
+    pub kill: AtomicBool,
+    pub wake: Notify,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i64, now_ms: i64) -> Self {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            last_cmd: Mutex::new("NULL".to_string()),
+            last_interaction_ms: AtomicI64::new(now_ms),
+            flags: AtomicU64::new(0),
+            subscriptions: AtomicUsize::new(0),
+            pattern_subscriptions: AtomicUsize::new(0),
+            shard_subscriptions: AtomicUsize::new(0),
+            multi_len: AtomicI64::new(-1),
+            watched: AtomicUsize::new(0),
+            query_buf_bytes: AtomicUsize::new(0),
+            query_buf_free_bytes: AtomicUsize::new(0),
+            output_buf_bytes: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            user: Mutex::new("default".to_string()),
+            outbox: Mutex::new(Vec::new()),
+            kill: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    pub fn has_flag(&self, f: u64) -> bool {
+        self.flags.load(Ordering::Relaxed) & f != 0
+    }
+
+    pub fn set_flag(&self, f: u64, on: bool) {
+        if on {
+            self.flags.fetch_or(f, Ordering::Relaxed);
+        } else {
+            self.flags.fetch_and(!f, Ordering::Relaxed);
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn request_kill(&self) {
+        self.kill.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// The client switched to RESP3 with HELLO 3.
+    pub fn resp_is_3(&self) -> bool {
+        self.resp.load(Ordering::Relaxed) == 3
+    }
+
+    /// Queues bytes for the connection to write (pub/sub messages, MONITOR lines) and wakes it.
+    pub fn push_out(&self, bytes: &[u8]) {
+        self.outbox.lock().extend_from_slice(bytes);
+        self.wake.notify_one();
+    }
+
+    /// Takes the queued outbound bytes.
+    pub fn take_out(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.outbox.lock())
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.kill.load(Ordering::Acquire)
+    }
+}
+
+/// What CLIENT REPLY set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the current command's reply.
+    Skip,
+}
+
+/// A queued MULTI command.
+pub struct Queued {
+    pub argv: Vec<Vec<u8>>,
+    pub cmd_id: usize,
+}
+
+/// A WATCHed key.
+#[derive(Debug, Clone)]
+pub struct WatchedKey {
+    pub db: usize,
+    pub key: Vec<u8>,
+    /// The key existed but had already expired when WATCHed (its later deletion by expiry
+    /// does not count as a change).
+    pub expired_at_watch: bool,
+}
+
+/// The private state of one connection.
+pub struct Client {
+    pub info: Arc<ClientInfo>,
+    pub peer: Option<SocketAddr>,
+    pub db: usize,
+    pub authenticated: bool,
+    /// Queued commands while in MULTI.
+    pub multi: Option<Vec<Queued>>,
+    /// A queuing error happened inside MULTI: EXEC must abort.
+    pub multi_error: bool,
+    /// Keys this client WATCHes, and the shared dirty flag writes to them set.
+    pub watched: Vec<WatchedKey>,
+    pub watch_dirty: Arc<AtomicBool>,
+    pub close_after_reply: bool,
+    pub reply_mode: ReplyMode,
+    /// Loopback or unix socket (protected mode, `enable-*-command local`).
+    pub is_local: bool,
+    /// This connection is our master's replication link.
+    pub is_master: bool,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, peer: Option<SocketAddr>) -> Self {
+        let is_local = match peer {
+            Some(SocketAddr::V4(a)) => a.ip().octets() == [127, 0, 0, 1],
+            Some(SocketAddr::V6(a)) => a.ip().is_loopback(),
+            None => true,
+        };
+        Client {
+            info,
+            peer,
+            db: 0,
+            authenticated: false,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            is_local,
+            is_master: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// A reference the keyspace keeps for this client's WATCHes.
+    pub fn watch_ref(&self) -> WatchRef {
+        WatchRef {
+            client_id: self.info.id,
+            dirty: self.watch_dirty.clone(),
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// All connected clients, by id (CLIENT LIST lists them in id order).
+#[derive(Default)]
+pub struct Clients {
+    by_id: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+    pub connected: AtomicUsize,
+}
+
+impl Clients {
+    pub fn new() -> Self {
+        Clients {
+            by_id: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn register(&self, info: Arc<ClientInfo>) {
+        self.by_id.lock().insert(info.id, info);
+        self.connected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn unregister(&self, id: u64) {
+        if self.by_id.lock().remove(&id).is_some() {
+            self.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.by_id.lock().get(&id).cloned()
+    }
+
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.by_id.lock().values().cloned().collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.connected.load(Ordering::Relaxed)
+    }
+}

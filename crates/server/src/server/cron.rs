@@ -1,0 +1,87 @@
+//! The server cron: runs `hz` times a second (as Redis's `serverCron`). Each run expires keys
+//! actively, closes idle clients (`timeout`), and samples the instantaneous rates INFO shows.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{unix_ms, Server};
+use crate::keyspace::expire::{active_expire_cycle, ExpireCursor};
+
+/// Share of each cron period the active expiry cycle may use (Redis: 25%).
+const EXPIRE_CYCLE_PERCENT: u32 = 25;
+
+/// Runs until shutdown.
+pub async fn run(srv: Arc<Server>) {
+    let mut cursor = ExpireCursor::default();
+    let mut shutdown = srv.shutdown_requested();
+    loop {
+        let hz = srv.cfg().hz.clamp(1, 500) as u64;
+        let period = Duration::from_millis(1000 / hz);
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        let srv2 = srv.clone();
+        let mut c = std::mem::take(&mut cursor);
+        // Keyspace work takes locks; keep it off the async workers.
+        cursor = tokio::task::spawn_blocking(move || {
+            tick(&srv2, &mut c, period);
+            c
+        })
+        .await
+        .unwrap_or_default();
+    }
+}
+
+fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
+    let now = unix_ms();
+    if srv.state.active_expire.load(Ordering::Relaxed) && !srv.state.replica.load(Ordering::Relaxed)
+    {
+        let budget = period * EXPIRE_CYCLE_PERCENT / 100;
+        active_expire_cycle(&srv.keyspace, cursor, now, budget, |txn| {
+            crate::command::dispatch::flush_effects(srv, txn, false);
+        });
+    }
+    close_idle_clients(srv, now);
+    sample_rates(srv, now);
+}
+
+fn close_idle_clients(srv: &Server, now_ms: i64) {
+    let timeout_s = srv.cfg().timeout;
+    if timeout_s <= 0 {
+        return;
+    }
+    use super::client::cflag;
+    for c in srv.clients.snapshot() {
+        let exempt = c.has_flag(cflag::REPLICA | cflag::MASTER | cflag::BLOCKED | cflag::PUBSUB);
+        let idle_ms = now_ms - c.last_interaction_ms.load(Ordering::Relaxed);
+        if !exempt && idle_ms > timeout_s * 1000 {
+            tracing::debug!("Closing idle client");
+            c.request_kill();
+        }
+    }
+}
+
+fn sample_rates(srv: &Server, now_ms: i64) {
+    let ops = srv.stats.sum(|c| &c.commands);
+    let input = srv.stats.sum(|c| &c.net_input_bytes);
+    let output = srv.stats.sum(|c| &c.net_output_bytes);
+    let mut s = srv.stats.samples.lock();
+    let elapsed_ms = now_ms - s.last_ms;
+    if s.last_ms != 0 && elapsed_ms > 0 {
+        let per_s = 1000.0 / elapsed_ms as f64;
+        let (d_ops, d_in, d_out) = (
+            ops.saturating_sub(s.last_ops),
+            input.saturating_sub(s.last_in),
+            output.saturating_sub(s.last_out),
+        );
+        s.ops.push(d_ops as f64 * per_s);
+        s.input_kbps.push(d_in as f64 * per_s / 1024.0);
+        s.output_kbps.push(d_out as f64 * per_s / 1024.0);
+    }
+    s.last_ms = now_ms;
+    s.last_ops = ops;
+    s.last_in = input;
+    s.last_out = output;
+}

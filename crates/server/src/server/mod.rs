@@ -1,0 +1,193 @@
+//! The running server: the shared state every connection and background task reaches
+//! through an `Arc<Server>`, and the tasks that make it run.
+//!
+//! - [`client`]: per-connection state and the registry of clients.
+//! - [`conn`]: the connection task: read, parse, dispatch, write.
+//! - [`listen`]: listening sockets and the accept loop.
+//! - [`cron`]: the periodic task (active expiry, idle timeouts, stats sampling).
+//! - [`stats`]: sharded counters for INFO.
+//! - [`log`]: Redis-format logging through `tracing`.
+
+pub mod client;
+pub mod conn;
+pub mod cron;
+pub mod listen;
+pub mod log;
+pub mod slowlog;
+pub mod stats;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use crate::command::table::CommandTable;
+use crate::config::Config;
+use crate::keyspace::db::Keyspace;
+use crate::keyspace::txn::KeyEvent;
+use crate::propagate::Propagator;
+use crate::pubsub::PubSub;
+use client::Clients;
+use slowlog::{LatencyMonitor, SlowLog};
+use stats::Stats;
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix time in microseconds.
+pub fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// How SHUTDOWN (or a signal) asked the server to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShutdownRequest {
+    pub save: Option<bool>,
+    pub now: bool,
+    pub force: bool,
+}
+
+/// Runtime state flags read by the dispatch gate.
+#[derive(Default)]
+pub struct RuntimeState {
+    /// A dataset is being loaded: commands without the `loading` flag get `-LOADING`.
+    pub loading: AtomicBool,
+    /// Active expiry enabled (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire: AtomicBool,
+    /// This server is a replica (set by replication).
+    pub replica: AtomicBool,
+    /// Clients are paused until this Unix ms (CLIENT PAUSE); 0 when not paused.
+    pub paused_until_ms: AtomicI64,
+    /// CLIENT PAUSE WRITE (only writes pause) rather than ALL.
+    pub pause_writes_only: AtomicBool,
+    /// The last background save failed (for `stop-writes-on-bgsave-error`).
+    pub bgsave_failed: AtomicBool,
+    /// Unix seconds of the last successful save.
+    pub lastsave_s: AtomicI64,
+}
+
+pub struct Server {
+    pub config: ArcSwap<Config>,
+    /// Bumped on every CONFIG SET, so connections can refresh cached settings cheaply.
+    pub config_version: AtomicU64,
+    /// Serializes CONFIG SET / REWRITE.
+    pub config_lock: Mutex<()>,
+    pub config_file: Option<String>,
+    pub keyspace: Keyspace,
+    pub commands: CommandTable,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub propagator: Propagator,
+    pub pubsub: PubSub,
+    pub slowlog: SlowLog,
+    pub latency: LatencyMonitor,
+    pub state: RuntimeState,
+    pub run_id: String,
+    pub started: Instant,
+    pub started_unix_ms: i64,
+    pub tcp_port: AtomicU64,
+    shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
+}
+
+impl Server {
+    pub fn new(config: Config, config_file: Option<String>, commands: CommandTable) -> Arc<Self> {
+        let databases = config.databases as usize;
+        let command_count = commands.len();
+        let (shutdown_tx, _) = tokio::sync::watch::channel(None);
+        let now = unix_ms();
+        let port = config.port as u64;
+        let srv = Server {
+            config: ArcSwap::from_pointee(config),
+            config_version: AtomicU64::new(0),
+            config_lock: Mutex::new(()),
+            config_file,
+            keyspace: Keyspace::new(databases),
+            commands,
+            clients: Clients::new(),
+            stats: Stats::new(command_count),
+            propagator: Propagator::new(),
+            pubsub: PubSub::new(),
+            slowlog: SlowLog::default(),
+            latency: LatencyMonitor::default(),
+            state: RuntimeState::default(),
+            run_id: random_hex(40),
+            started: Instant::now(),
+            started_unix_ms: now,
+            tcp_port: AtomicU64::new(port),
+            shutdown_tx,
+        };
+        srv.state.active_expire.store(true, Ordering::Relaxed);
+        srv.state.lastsave_s.store(now / 1000, Ordering::Relaxed);
+        Arc::new(srv)
+    }
+
+    /// The current configuration.
+    pub fn cfg(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// Replaces the configuration (after CONFIG SET validated it).
+    pub fn set_config(&self, config: Config) {
+        self.config.store(Arc::new(config));
+        self.config_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// True when clients must AUTH before running commands.
+    pub fn auth_required(&self) -> bool {
+        !self.cfg().requirepass.is_empty()
+    }
+
+    /// Asks the server to shut down.
+    pub fn request_shutdown(&self, req: ShutdownRequest) {
+        self.shutdown_tx.send_replace(Some(req));
+    }
+
+    pub fn shutdown_requested(&self) -> tokio::sync::watch::Receiver<Option<ShutdownRequest>> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Publishes keyspace events as `notify-keyspace-events` asks.
+    pub fn publish_events(&self, events: &[KeyEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let flags = self.cfg().notify_keyspace_events.0;
+        const KEYSPACE: u32 = crate::config::special::NotifyEvents::KEYSPACE;
+        const KEYEVENT: u32 = crate::config::special::NotifyEvents::KEYEVENT;
+        if flags & (KEYSPACE | KEYEVENT) == 0 {
+            return;
+        }
+        for ev in events {
+            if flags & ev.class == 0 {
+                continue;
+            }
+            if flags & KEYSPACE != 0 {
+                let mut channel = format!("__keyspace@{}__:", ev.db).into_bytes();
+                channel.extend_from_slice(&ev.key);
+                self.pubsub.publish(&channel, ev.event.as_bytes());
+            }
+            if flags & KEYEVENT != 0 {
+                let channel = format!("__keyevent@{}__:{}", ev.db, ev.event).into_bytes();
+                self.pubsub.publish(&channel, &ev.key);
+            }
+        }
+    }
+}
+
+/// `n` random lowercase hex characters (run ids, replication ids).
+pub fn random_hex(n: usize) -> String {
+    let mut rng = fastrand::Rng::new();
+    (0..n)
+        .map(|_| char::from_digit(rng.u32(..16), 16).unwrap_or('0'))
+        .collect()
+}

@@ -1,0 +1,227 @@
+//! Server statistics (INFO stats, commandstats, errorstats).
+//!
+//! Counters are sharded: each thread adds to its own cache-line-aligned shard, so counting a
+//! command costs an uncontended atomic add, and INFO sums the shards.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+const SHARDS: usize = 16;
+
+/// Per-command counters.
+#[derive(Default)]
+pub struct CmdCounters {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Server-wide counters, one field per INFO stat.
+#[derive(Default)]
+pub struct Counters {
+    pub commands: AtomicU64,
+    pub connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub expired_stale_perc_x100: AtomicU64,
+    pub evicted_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub net_repl_input_bytes: AtomicU64,
+    pub net_repl_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+    pub dirty: AtomicU64,
+    pub io_reads: AtomicU64,
+    pub io_writes: AtomicU64,
+    pub client_qbuf_limit_disconnections: AtomicU64,
+    pub client_outbuf_limit_disconnections: AtomicU64,
+}
+
+#[repr(align(128))]
+struct Shard {
+    counters: Counters,
+    commands: Box<[CmdCounters]>,
+}
+
+pub struct Stats {
+    shards: Box<[Shard]>,
+    /// Error replies by code (`ERR`, `WRONGTYPE`...). Errors are rare; a mutex is fine.
+    errors: Mutex<HashMap<String, u64>>,
+    /// Samples for `instantaneous_*` metrics.
+    pub samples: Mutex<Samples>,
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static SHARD: Cell<usize> = Cell::new(NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS);
+}
+
+/// Which counter of [`Counters`] to read or add to.
+pub type Field = fn(&Counters) -> &AtomicU64;
+
+impl Stats {
+    pub fn new(command_count: usize) -> Self {
+        Stats {
+            shards: (0..SHARDS)
+                .map(|_| Shard {
+                    counters: Counters::default(),
+                    commands: (0..command_count).map(|_| CmdCounters::default()).collect(),
+                })
+                .collect(),
+            errors: Mutex::new(HashMap::new()),
+            samples: Mutex::new(Samples::default()),
+        }
+    }
+
+    fn local(&self) -> &Shard {
+        &self.shards[SHARD.with(Cell::get)]
+    }
+
+    /// This thread's counters, to add to.
+    pub fn counters(&self) -> &Counters {
+        &self.local().counters
+    }
+
+    pub fn add(&self, field: Field, n: u64) {
+        if n != 0 {
+            field(&self.local().counters).fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The sum of a counter over all shards.
+    pub fn sum(&self, field: Field) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| field(&s.counters).load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Records a command call.
+    pub fn command(&self, id: usize, usec: u64) {
+        let shard = self.local();
+        let c = &shard.commands[id];
+        c.calls.fetch_add(1, Ordering::Relaxed);
+        c.usec.fetch_add(usec, Ordering::Relaxed);
+        shard.counters.commands.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn command_rejected(&self, id: usize) {
+        self.local().commands[id]
+            .rejected
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn command_failed(&self, id: usize) {
+        self.local().commands[id]
+            .failed
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (calls, usec, rejected, failed) of a command, summed.
+    pub fn command_totals(&self, id: usize) -> (u64, u64, u64, u64) {
+        let mut t = (0, 0, 0, 0);
+        for s in self.shards.iter() {
+            let c = &s.commands[id];
+            t.0 += c.calls.load(Ordering::Relaxed);
+            t.1 += c.usec.load(Ordering::Relaxed);
+            t.2 += c.rejected.load(Ordering::Relaxed);
+            t.3 += c.failed.load(Ordering::Relaxed);
+        }
+        t
+    }
+
+    /// Counts an error reply by its code. Redis caps the number of distinct codes at 128.
+    pub fn count_error(&self, code: &str) {
+        self.add(|c| &c.error_replies, 1);
+        let mut errors = self.errors.lock();
+        if let Some(n) = errors.get_mut(code) {
+            *n += 1;
+        } else if errors.len() < 128 {
+            errors.insert(code.to_string(), 1);
+        }
+    }
+
+    pub fn error_counts(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = self
+            .errors
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for s in self.shards.iter() {
+            let c = &s.counters;
+            for f in [
+                &c.commands,
+                &c.connections,
+                &c.rejected_connections,
+                &c.expired_keys,
+                &c.expired_stale_perc_x100,
+                &c.evicted_keys,
+                &c.keyspace_hits,
+                &c.keyspace_misses,
+                &c.net_input_bytes,
+                &c.net_output_bytes,
+                &c.net_repl_input_bytes,
+                &c.net_repl_output_bytes,
+                &c.error_replies,
+                &c.unexpected_error_replies,
+                &c.io_reads,
+                &c.io_writes,
+                &c.client_qbuf_limit_disconnections,
+                &c.client_outbuf_limit_disconnections,
+            ] {
+                f.store(0, Ordering::Relaxed);
+            }
+            for cmd in s.commands.iter() {
+                cmd.calls.store(0, Ordering::Relaxed);
+                cmd.usec.store(0, Ordering::Relaxed);
+                cmd.rejected.store(0, Ordering::Relaxed);
+                cmd.failed.store(0, Ordering::Relaxed);
+            }
+        }
+        self.errors.lock().clear();
+        *self.samples.lock() = Samples::default();
+    }
+}
+
+/// Ring buffers of per-100ms rates, as Redis keeps for `instantaneous_ops_per_sec` & co.
+#[derive(Default)]
+pub struct Samples {
+    pub last_ms: i64,
+    pub last_ops: u64,
+    pub last_in: u64,
+    pub last_out: u64,
+    pub ops: Ring,
+    pub input_kbps: Ring,
+    pub output_kbps: Ring,
+}
+
+#[derive(Default)]
+pub struct Ring {
+    values: [f64; 16],
+    next: usize,
+}
+
+impl Ring {
+    pub fn push(&mut self, v: f64) {
+        self.values[self.next] = v;
+        self.next = (self.next + 1) % self.values.len();
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.values.iter().sum::<f64>() / self.values.len() as f64
+    }
+}

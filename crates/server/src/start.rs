@@ -1,0 +1,231 @@
+//! Start-up and shutdown: read the configuration, daemonize if asked, set up logging, bind
+//! the listeners, start the background tasks, serve until SHUTDOWN or a signal.
+
+use std::sync::Arc;
+
+use crate::command::table::CommandTable;
+use crate::config::{load_from_args, Config, StartOptions};
+use crate::server::log::{self, Verbosity};
+use crate::server::{listen, Server, ShutdownRequest};
+use crate::{REDIS_VERSION, RUDIS_VERSION};
+
+/// Runs the server with the process's arguments (program name first). Returns the exit code.
+pub fn run(args: &[String]) -> i32 {
+    let program = args.first().map(String::as_str).unwrap_or("rudis-server");
+    let (mut config, opts) = match load_from_args(args.get(1..).unwrap_or_default()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if opts.version {
+        println!(
+            "Rudis server v={RUDIS_VERSION} redis_version={REDIS_VERSION} malloc=jemalloc bits=64"
+        );
+        return 0;
+    }
+    if opts.help {
+        print_usage(program);
+        return 0;
+    }
+    if program.ends_with("rudis-sentinel") || opts.sentinel {
+        eprintln!("Sentinel mode is not available in this build of Rudis.");
+        return 1;
+    }
+    if config.daemonize {
+        if let Err(e) = daemonize(&mut config) {
+            eprintln!("Can't daemonize: {e}");
+            return 1;
+        }
+    }
+    if let Err(e) = log::init(&config.logfile, Verbosity::from_name(&config.loglevel)) {
+        eprintln!("Can't open the log file: {e}");
+        return 1;
+    }
+    if let Err(e) = std::env::set_current_dir(&config.dir.0) {
+        log::write_line(
+            Verbosity::Warning,
+            &format!("Can't chdir to '{}': {e}", config.dir.0),
+        );
+        return 1;
+    }
+    let mut commands = CommandTable::new(crate::cmd::all());
+    for (from, to) in &opts.renames {
+        if let Err(e) = commands.rename(from, to) {
+            eprintln!("*** FATAL CONFIG FILE ERROR ***\n>>> 'rename-command {from} {to}'\n{e}");
+            return 1;
+        }
+    }
+    serve(config, opts, commands)
+}
+
+fn print_usage(program: &str) {
+    println!(
+        "Usage: {program} [/path/to/redis.conf] [options] [-]\n       {program} - (read config from stdin)\n       {program} -v or --version\n       {program} -h or --help\n\nExamples:\n       {program} (run the server with default conf)\n       {program} /etc/redis/6379.conf\n       {program} --port 7777\n       {program} --port 7777 --replicaof 127.0.0.1 8888\n       {program} /etc/myredis.conf --loglevel verbose -\n       {program} /etc/myredis.conf --loglevel verbose\n"
+    );
+}
+
+/// Forks into the background: the parent exits, the child starts a new session with its
+/// standard streams on /dev/null, and writes the pid file.
+fn daemonize(config: &mut Config) -> Result<(), String> {
+    // SAFETY: no other threads exist yet; the child continues single-threaded.
+    match unsafe { libc::fork() } {
+        -1 => return Err(std::io::Error::last_os_error().to_string()),
+        0 => {}
+        _ => std::process::exit(0),
+    }
+    // SAFETY: plain syscalls on our own process and descriptors.
+    unsafe {
+        libc::setsid();
+        let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if devnull >= 0 {
+            libc::dup2(devnull, 0);
+            libc::dup2(devnull, 1);
+            libc::dup2(devnull, 2);
+            if devnull > 2 {
+                libc::close(devnull);
+            }
+        }
+    }
+    if config.pidfile.is_empty() {
+        config.pidfile = "/var/run/redis.pid".to_string();
+    }
+    Ok(())
+}
+
+fn write_pidfile(path: &str) {
+    if !path.is_empty() {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            log::write_line(
+                Verbosity::Warning,
+                &format!("Failed to write PID file: {e}"),
+            );
+        }
+    }
+}
+
+fn worker_threads(config: &Config) -> usize {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if config.io_threads > 1 {
+        config.io_threads as usize
+    } else {
+        cpus
+    }
+}
+
+fn serve(config: Config, opts: StartOptions, commands: CommandTable) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads(&config))
+        .thread_name("rudis-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::write_line(
+                Verbosity::Warning,
+                &format!("Failed creating the runtime: {e}"),
+            );
+            return 1;
+        }
+    };
+    let pidfile = config.pidfile.clone();
+    let srv = Server::new(config, opts.config_file.clone(), commands);
+    let code = runtime.block_on(serve_async(srv, &opts));
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
+}
+
+async fn serve_async(srv: Arc<Server>, opts: &StartOptions) -> i32 {
+    let cfg = srv.cfg();
+    log::write_line(
+        Verbosity::Notice,
+        "oO0OoO0OoO0Oo Rudis is starting oO0OoO0OoO0Oo",
+    );
+    log::write_line(
+        Verbosity::Notice,
+        &format!("Rudis version={RUDIS_VERSION} (Redis {REDIS_VERSION} compatible), bits=64, pid={}, just started", std::process::id()),
+    );
+    match &opts.config_file {
+        Some(f) => log::write_line(Verbosity::Notice, &format!("Configuration loaded from {f}")),
+        None => log::write_line(
+            Verbosity::Warning,
+            "Warning: no config file specified, using the default config.",
+        ),
+    }
+    let mode = if cfg.cluster_enabled {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    log::write_line(
+        Verbosity::Notice,
+        &format!(
+            "Rudis {RUDIS_VERSION} running in {mode} mode, port {}, PID: {}",
+            cfg.port,
+            std::process::id()
+        ),
+    );
+    write_pidfile(&cfg.pidfile);
+    let mut listeners = Vec::new();
+    if cfg.port != 0 {
+        match listen::bind_all(&cfg.bind.0, cfg.port as u16, cfg.tcp_backlog as i32) {
+            Ok(l) => listeners = l,
+            Err(e) => {
+                log::write_line(Verbosity::Warning, &e);
+                log::write_line(
+                    Verbosity::Warning,
+                    "Failed listening on port (tcp), aborting.",
+                );
+                return 1;
+            }
+        }
+    }
+    for l in listeners {
+        tokio::spawn(listen::accept_loop(srv.clone(), l));
+    }
+    tokio::spawn(crate::server::cron::run(srv.clone()));
+    tokio::spawn(watch_signals(srv.clone()));
+    drop(cfg);
+    log::write_line(Verbosity::Notice, "Ready to accept connections tcp");
+    let mut shutdown = srv.shutdown_requested();
+    while shutdown.borrow().is_none() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    let request = shutdown.borrow().unwrap_or_default();
+    finish_shutdown(&srv, request)
+}
+
+/// SIGTERM and SIGINT shut down cleanly, as SHUTDOWN would.
+async fn watch_signals(srv: Arc<Server>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    log::write_line(
+        Verbosity::Warning,
+        &format!("Received {name} scheduling shutdown..."),
+    );
+    srv.request_shutdown(ShutdownRequest::default());
+}
+
+fn finish_shutdown(_srv: &Server, _request: ShutdownRequest) -> i32 {
+    log::write_line(Verbosity::Warning, "User requested shutdown...");
+    log::write_line(Verbosity::Warning, "Rudis is now ready to exit, bye bye...");
+    0
+}

@@ -1,0 +1,3 @@
+//! Small pieces of general use with no better home.
+
+pub mod glob;
