@@ -25,9 +25,11 @@ pub fn bind_all(addrs: &[String], port: u16, backlog: i32) -> Result<Vec<TcpList
             other => match other.parse() {
                 Ok(ip) => ip,
                 Err(_) if optional => continue,
-                Err(_) => return Err(format!(
+                Err(_) => {
+                    return Err(format!(
                     "Could not create server TCP listening socket {other}:{port}: invalid address"
-                )),
+                ))
+                }
             },
         };
         match bind_one(SocketAddr::new(ip, port), backlog) {
