@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::command::table::CommandTable;
 use crate::config::{load_from_args, Config, StartOptions};
 use crate::server::log::{self, Verbosity};
+use crate::server::workers::Workers;
 use crate::server::{listen, Server, ShutdownRequest};
 use crate::{REDIS_VERSION, RUDIS_VERSION};
 
@@ -39,15 +40,17 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     }
-    if let Err(e) = log::init(&config.logfile, Verbosity::from_name(&config.loglevel)) {
-        eprintln!("Can't open the log file: {e}");
-        return 1;
-    }
+    // As in Redis, `dir` applies before the log file is opened, so a relative logfile
+    // lives in the data directory.
     if let Err(e) = std::env::set_current_dir(&config.dir.0) {
         log::write_line(
             Verbosity::Warning,
             &format!("Can't chdir to '{}': {e}", config.dir.0),
         );
+        return 1;
+    }
+    if let Err(e) = log::init(&config.logfile, Verbosity::from_name(&config.loglevel)) {
+        eprintln!("Can't open the log file: {e}");
         return 1;
     }
     let mut commands = CommandTable::new(crate::cmd::all());
@@ -105,44 +108,51 @@ fn write_pidfile(path: &str) {
     }
 }
 
+/// Connection worker threads: `io-threads` when set above 1, otherwise one per core.
 fn worker_threads(config: &Config) -> usize {
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     if config.io_threads > 1 {
-        config.io_threads as usize
-    } else {
-        cpus
+        return config.io_threads as usize;
     }
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
+/// Runs the server: connection workers on their own threads (see `server::workers`), and a
+/// small control runtime on this thread for accepting, the cron and signals.
 fn serve(config: Config, opts: StartOptions, commands: CommandTable) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(worker_threads(&config))
-        .thread_name("rudis-worker")
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
+        .build();
+    let workers = runtime
+        .as_ref()
+        .ok()
+        .map(|_| Workers::start(worker_threads(&config)));
+    let (runtime, workers) = match (runtime, workers) {
+        (Ok(rt), Some(Ok(w))) => (rt, Arc::new(w)),
+        (Err(e), _) | (_, Some(Err(e))) => {
             log::write_line(
                 Verbosity::Warning,
                 &format!("Failed creating the runtime: {e}"),
             );
             return 1;
         }
+        (Ok(_), None) => unreachable!("workers start when the runtime does"),
     };
     let pidfile = config.pidfile.clone();
     let srv = Server::new(config, opts.config_file.clone(), commands);
-    let code = runtime.block_on(serve_async(srv, &opts));
+    let code = runtime.block_on(serve_async(srv, &opts, workers.clone()));
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
+    }
+    if let Ok(w) = Arc::try_unwrap(workers) {
+        w.stop();
     }
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     code
 }
 
-async fn serve_async(srv: Arc<Server>, opts: &StartOptions) -> i32 {
+async fn serve_async(srv: Arc<Server>, opts: &StartOptions, workers: Arc<Workers>) -> i32 {
     let cfg = srv.cfg();
     log::write_line(
         Verbosity::Notice,
@@ -188,7 +198,7 @@ async fn serve_async(srv: Arc<Server>, opts: &StartOptions) -> i32 {
         }
     }
     for l in listeners {
-        tokio::spawn(listen::accept_loop(srv.clone(), l));
+        tokio::spawn(listen::accept_loop(srv.clone(), l, workers.clone()));
     }
     tokio::spawn(crate::server::cron::run(srv.clone()));
     tokio::spawn(watch_signals(srv.clone()));

@@ -8,7 +8,6 @@
 //! errorstats, slowlog, latency monitor).
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use rudis_resp::{Argv, ReplyBuf};
 
@@ -18,7 +17,7 @@ use super::spec::{flag, key_positions};
 use super::table::CmdEntry;
 use crate::keyspace::txn::{encode_command, Txn};
 use crate::server::client::{cflag, Client, Queued, ReplyMode};
-use crate::server::{unix_ms, Server};
+use crate::server::{unix_us, Server};
 
 /// Runs one request from `client`, writing its reply into `reply`.
 pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<'_>) {
@@ -243,7 +242,8 @@ fn access_of(entry: &CmdEntry) -> Access {
 
 /// Runs one command outside MULTI: its own transaction, effects committed at the end.
 fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv<'_>) {
-    let now_ms = unix_ms();
+    let started_us = unix_us();
+    let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
     let mut txn = match access_of(entry) {
         Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
@@ -260,11 +260,10 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
         }
     };
     txn.replica = srv.state.replica.load(Ordering::Relaxed);
-    let started = Instant::now();
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     commit(srv, &mut txn, entry, argv, 0, false);
     drop(txn);
-    account(srv, client, entry, argv, started, failed);
+    account(srv, client, entry, argv, started_us, failed);
 }
 
 /// Calls the handler; returns true if it replied with an error.
@@ -333,18 +332,19 @@ pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) {
     srv.publish_events(&fx.events);
 }
 
-/// Commandstats, slowlog and latency monitor for one call.
+/// Commandstats, slowlog and latency monitor for one call. Durations use the wall clock in
+/// microseconds, as Redis's do.
 fn account(
     srv: &Server,
     client: &Client,
     entry: &CmdEntry,
     argv: Argv<'_>,
-    started: Instant,
+    started_us: i64,
     _failed: bool,
 ) {
-    let usec = started.elapsed().as_micros() as u64;
+    let usec = (unix_us() - started_us).max(0) as u64;
     srv.stats.command(entry.id, usec);
-    *client.info.last_cmd.lock() = entry.fullname.clone();
+    client.info.last_cmd_id.store(entry.id, Ordering::Relaxed);
     let cfg = srv.cfg();
     let threshold = cfg.slowlog_log_slower_than;
     if threshold >= 0 && usec as i64 >= threshold && !entry.spec.has(flag::SKIP_SLOWLOG) {
@@ -387,7 +387,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         reply.error("EXECABORT Transaction discarded because of previous errors.");
         return;
     }
-    let now_ms = unix_ms();
+    let now_ms = unix_us() / 1000;
     let mut txn = open_exec_txn(srv, client, &queued, now_ms);
     txn.replica = srv.state.replica.load(Ordering::Relaxed);
     if crate::cmd::transaction::watch_broken(srv, client, &mut txn) {
@@ -410,7 +410,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         let argv = Argv::new(&base, &ranges);
         let entry = srv.commands.get(q.cmd_id);
         txn.db = client.db;
-        let t0 = Instant::now();
+        let t0 = unix_us();
         let dirty_before = txn.effects.dirty;
         let failed = invoke(srv, client, reply, &mut txn, entry, argv);
         commit(srv, &mut txn, entry, argv, dirty_before, true);

@@ -1,8 +1,6 @@
 //! The command table: every declared command and subcommand, numbered, with its full name
 //! (`config|get`) and lookup by (renamed) name. Lookup is case-insensitive and allocation-free.
 
-use std::collections::HashMap;
-
 use super::spec::CommandSpec;
 
 /// A command or subcommand in the table.
@@ -13,7 +11,7 @@ pub struct CmdEntry {
     /// `name` or `parent|sub`.
     pub fullname: String,
     pub parent: Option<usize>,
-    subs: HashMap<Vec<u8>, usize>,
+    subs: foldhash::HashMap<Vec<u8>, usize>,
 }
 
 impl CmdEntry {
@@ -30,7 +28,7 @@ impl CmdEntry {
 
 pub struct CommandTable {
     entries: Vec<CmdEntry>,
-    by_name: HashMap<Vec<u8>, usize>,
+    by_name: foldhash::HashMap<Vec<u8>, usize>,
 }
 
 /// Longest command name looked up (longer names are simply unknown).
@@ -40,7 +38,7 @@ impl CommandTable {
     pub fn new(specs: impl IntoIterator<Item = &'static CommandSpec>) -> Self {
         let mut t = CommandTable {
             entries: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: Default::default(),
         };
         for spec in specs {
             let id = t.push(spec, spec.name.to_string(), None);
@@ -71,7 +69,7 @@ impl CommandTable {
             id,
             fullname,
             parent,
-            subs: HashMap::new(),
+            subs: Default::default(),
         });
         id
     }

@@ -38,16 +38,17 @@ pub fn active_expire_cycle(
     let total_shards = ks.db_count() * SLOTS;
     while visited < total_shards {
         let (db, slot) = (cursor.db % ks.db_count(), cursor.slot);
-        advance(cursor, ks.db_count());
-        visited += 1;
-        let Some(mutex) = ks.db(db).shard_if_allocated(slot as u16) else {
-            // Skip the rest of an unallocated database at once.
-            visited += SLOTS - slot - 1;
-            cursor.db = db + 1;
+        let mutex = ks.db(db).shard_if_allocated(slot as u16);
+        if mutex.is_none() || ks.db(db).volatile_count() == 0 {
+            // Nothing can expire in this database: skip the rest of it at once.
+            visited += SLOTS - slot;
+            cursor.db = (db + 1) % ks.db_count();
             cursor.slot = 0;
             continue;
-        };
-        if ks.db(db).volatile_count() == 0 || mutex.lock().expires.is_empty() {
+        }
+        advance(cursor, ks.db_count());
+        visited += 1;
+        if mutex.is_some_and(|m| m.lock().expires.is_empty()) {
             continue;
         }
         expired_total += expire_shard(ks, db, slot as u16, now_ms, &mut commit);

@@ -35,6 +35,34 @@ struct Held<'a> {
     guard: MutexGuard<'a, Shard>,
 }
 
+/// Longest key whose slot [`SlotMemo`] remembers.
+const MEMO_KEY_MAX: usize = 40;
+
+/// The slots of the keys locked up front, so handler lookups of the same keys skip CRC16.
+#[derive(Default)]
+struct SlotMemo {
+    entries: SmallVec<[(u8, [u8; MEMO_KEY_MAX], u16); 2]>,
+}
+
+impl SlotMemo {
+    fn remember(&mut self, key: &[u8], slot: u16) {
+        if key.len() <= MEMO_KEY_MAX && self.entries.len() < 2 {
+            let mut bytes = [0; MEMO_KEY_MAX];
+            bytes[..key.len()].copy_from_slice(key);
+            self.entries.push((key.len() as u8, bytes, slot));
+        }
+    }
+
+    fn slot_of(&self, key: &[u8]) -> u16 {
+        for (len, bytes, slot) in &self.entries {
+            if *len as usize == key.len() && &bytes[..key.len()] == key {
+                return *slot;
+            }
+        }
+        key_slot(key)
+    }
+}
+
 /// Keyspace event classes (the flags of `notify-keyspace-events`).
 pub mod event {
     pub const GENERIC: u32 = 1 << 2;
@@ -115,6 +143,7 @@ pub struct Txn<'a> {
     ks: &'a Keyspace,
     _gate: Gate<'a>,
     held: SmallVec<[Held<'a>; 4]>,
+    memo: SlotMemo,
     exclusive: bool,
     /// The selected database.
     pub db: usize,
@@ -149,6 +178,7 @@ impl<'a> Txn<'a> {
             ks,
             _gate: gate,
             held: SmallVec::new(),
+            memo: SlotMemo::default(),
             exclusive,
             db,
             now_ms,
@@ -169,10 +199,12 @@ impl<'a> Txn<'a> {
     /// Locks the shards of `(db, key)` pairs in ascending (db, slot) order. Call before any
     /// access; locks already held are kept.
     pub fn lock_keys<'k>(&mut self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) {
-        let mut wanted: SmallVec<[(u32, u16); 8]> = keys
-            .into_iter()
-            .map(|(db, k)| (db as u32, key_slot(k)))
-            .collect();
+        let mut wanted: SmallVec<[(u32, u16); 8]> = SmallVec::new();
+        for (db, key) in keys {
+            let slot = key_slot(key);
+            self.memo.remember(key, slot);
+            wanted.push((db as u32, slot));
+        }
         wanted.sort_unstable();
         wanted.dedup();
         for (db, slot) in wanted {
@@ -229,7 +261,7 @@ impl<'a> Txn<'a> {
 
     /// The shard holding `key` in database `db`, locking it if needed.
     pub fn shard(&mut self, db: usize, key: &[u8]) -> &mut Shard {
-        let i = self.lock_slot(db, key_slot(key));
+        let i = self.lock_slot(db, self.memo.slot_of(key));
         &mut self.held[i].guard
     }
 
@@ -264,7 +296,7 @@ impl<'a> Txn<'a> {
     /// Looks up `key` in database `db`, expiring it lazily.
     pub fn lookup(&mut self, db: usize, key: &[u8], mode: Lookup) -> Option<&mut KeyEntry> {
         let hash = hash_key(key);
-        let i = self.lock_slot(db, key_slot(key));
+        let i = self.lock_slot(db, self.memo.slot_of(key));
         let now_ms = self.now_ms;
         let state = {
             let shard = &*self.held[i].guard;

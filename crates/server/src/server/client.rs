@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use atomic_waker::AtomicWaker;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use crate::keyspace::db::WatchRef;
 
@@ -39,8 +39,8 @@ pub struct ClientInfo {
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Option<Vec<u8>>>,
     pub db: AtomicUsize,
-    /// The last command's full name.
-    pub last_cmd: Mutex<String>,
+    /// The command table id of the last command run, or `NO_COMMAND`.
+    pub last_cmd_id: AtomicUsize,
     pub last_interaction_ms: AtomicI64,
     pub flags: AtomicU64,
     pub subscriptions: AtomicUsize,
@@ -58,7 +58,41 @@ pub struct ClientInfo {
     pub outbox: Mutex<Vec<u8>>,
     /// Set to ask the connection to close; `wake` makes it notice.
     pub kill: AtomicBool,
-    pub wake: Notify,
+    pub wake: Signal,
+}
+
+/// `ClientInfo::last_cmd_id` before the first command.
+pub const NO_COMMAND: usize = usize::MAX;
+
+/// A lock-free wake-up for a connection task: other tasks set it, the connection waits on it
+/// alongside its socket. Waiting costs two atomic operations, cheaper than a `Notify`.
+#[derive(Default)]
+pub struct Signal {
+    pending: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    /// Wakes the waiter, or makes its next wait return at once.
+    pub fn notify(&self) {
+        self.pending.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Completes once `notify` has been called since the last completed wait.
+    pub fn wait(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.pending.swap(false, Ordering::AcqRel) {
+                return std::task::Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.pending.swap(false, Ordering::AcqRel) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+    }
 }
 
 impl ClientInfo {
@@ -72,7 +106,7 @@ impl ClientInfo {
             name: Mutex::new(None),
             lib_name: Mutex::new(None),
             db: AtomicUsize::new(0),
-            last_cmd: Mutex::new("NULL".to_string()),
+            last_cmd_id: AtomicUsize::new(NO_COMMAND),
             last_interaction_ms: AtomicI64::new(now_ms),
             flags: AtomicU64::new(0),
             subscriptions: AtomicUsize::new(0),
@@ -87,7 +121,7 @@ impl ClientInfo {
             user: Mutex::new("default".to_string()),
             outbox: Mutex::new(Vec::new()),
             kill: AtomicBool::new(false),
-            wake: Notify::new(),
+            wake: Signal::default(),
         }
     }
 
@@ -106,7 +140,7 @@ impl ClientInfo {
     /// Asks the connection to close.
     pub fn request_kill(&self) {
         self.kill.store(true, Ordering::Release);
-        self.wake.notify_one();
+        self.wake.notify();
     }
 
     /// The client switched to RESP3 with HELLO 3.
@@ -117,7 +151,7 @@ impl ClientInfo {
     /// Queues bytes for the connection to write (pub/sub messages, MONITOR lines) and wakes it.
     pub fn push_out(&self, bytes: &[u8]) {
         self.outbox.lock().extend_from_slice(bytes);
-        self.wake.notify_one();
+        self.wake.notify();
     }
 
     /// Takes the queued outbound bytes.

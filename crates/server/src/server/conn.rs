@@ -10,9 +10,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::socket::ClientSocket;
 use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::client::{Client, ClientInfo};
 use super::{unix_ms, Server};
@@ -25,7 +24,7 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Accepts one TCP client: admission checks, then the request loop, then cleanup.
-pub async fn serve_tcp(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
+pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let local = stream
         .local_addr()
@@ -34,10 +33,17 @@ pub async fn serve_tcp(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr
     let now = unix_ms();
     let id = srv.clients.next_id();
     let fd = raw_fd(&stream);
+    let mut socket = match ClientSocket::new(stream) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("Registering client connection: {e}");
+            return;
+        }
+    };
     let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, now));
     let mut client = Client::new(info.clone(), Some(peer));
     if let Err(refusal) = admit(&srv, &client) {
-        let _ = stream.write_all(refusal.as_bytes()).await;
+        let _ = socket.write_all(refusal.as_bytes()).await;
         srv.stats.add(|c| &c.rejected_connections, 1);
         return;
     }
@@ -45,7 +51,7 @@ pub async fn serve_tcp(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr
     client.authenticated = !srv.auth_required();
     srv.clients.register(info.clone());
     let mut conn = Connection {
-        stream,
+        socket,
         input: Vec::with_capacity(READ_CHUNK_BYTES),
         start: 0,
         parser: RequestParser::new(),
@@ -58,13 +64,13 @@ pub async fn serve_tcp(srv: Arc<Server>, mut stream: TcpStream, peer: SocketAddr
 }
 
 #[cfg(unix)]
-fn raw_fd(stream: &TcpStream) -> i64 {
+fn raw_fd(stream: &std::net::TcpStream) -> i64 {
     use std::os::fd::AsRawFd;
     i64::from(stream.as_raw_fd())
 }
 
 #[cfg(not(unix))]
-fn raw_fd(_: &TcpStream) -> i64 {
+fn raw_fd(_: &std::net::TcpStream) -> i64 {
     -1
 }
 
@@ -87,7 +93,7 @@ fn disconnect(srv: &Server, client: &mut Client) {
 }
 
 struct Connection {
-    stream: TcpStream,
+    socket: ClientSocket,
     input: Vec<u8>,
     /// Start of the unparsed part of `input`.
     start: usize,
@@ -148,6 +154,12 @@ impl Connection {
         limits: &rudis_resp::Limits,
     ) -> Result<(), Closed> {
         let mut limits = *limits;
+        if self.start < self.input.len() {
+            client
+                .info
+                .last_interaction_ms
+                .store(unix_ms(), Ordering::Relaxed);
+        }
         while self.start < self.input.len() && !client.close_after_reply {
             let buf = &self.input[self.start..];
             match self.parser.parse(buf, &limits) {
@@ -200,7 +212,7 @@ impl Connection {
         }
         srv.stats
             .add(|c| &c.net_output_bytes, self.reply.len() as u64);
-        let result = self.stream.write_all(self.reply.as_bytes()).await;
+        let result = self.socket.write_all(self.reply.as_bytes()).await;
         self.reply.clear();
         self.reply.shrink();
         client.info.output_buf_bytes.store(0, Ordering::Relaxed);
@@ -216,7 +228,7 @@ impl Connection {
             let pending = client.info.take_out();
             if !pending.is_empty() {
                 srv.stats.add(|c| &c.net_output_bytes, pending.len() as u64);
-                self.stream.write_all(&pending).await.map_err(Closed::Io)?;
+                self.socket.write_all(&pending).await.map_err(Closed::Io)?;
             }
             if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES {
                 self.input.reserve(
@@ -229,8 +241,8 @@ impl Connection {
             }
             let read = tokio::select! {
                 biased;
-                _ = client.info.wake.notified() => continue,
-                r = self.stream.read_buf(&mut self.input) => r,
+                _ = client.info.wake.wait() => continue,
+                r = self.socket.read_into(&mut self.input) => r,
             };
             let n = read.map_err(Closed::Io)?;
             if n == 0 {

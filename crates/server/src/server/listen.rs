@@ -64,7 +64,11 @@ fn bind_one(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts clients on `listener` until the server shuts down.
-pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
+pub async fn accept_loop(
+    srv: Arc<Server>,
+    listener: TcpListener,
+    workers: Arc<super::workers::Workers>,
+) {
     let mut shutdown = srv.shutdown_requested();
     loop {
         let accepted = tokio::select! {
@@ -74,7 +78,10 @@ pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
         match accepted {
             Ok((stream, peer)) => {
                 set_keepalive(&stream, srv.cfg().tcp_keepalive);
-                tokio::spawn(super::conn::serve_tcp(srv.clone(), stream, peer));
+                match stream.into_std() {
+                    Ok(std_stream) => workers.serve(srv.clone(), std_stream, peer),
+                    Err(e) => tracing::warn!("Accepting client connection: {e}"),
+                }
             }
             Err(e) => {
                 tracing::warn!("Accepting client connection: {e}");

@@ -14,7 +14,9 @@ pub mod cron;
 pub mod listen;
 pub mod log;
 pub mod slowlog;
+pub mod socket;
 pub mod stats;
+pub mod workers;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
