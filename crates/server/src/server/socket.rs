@@ -65,7 +65,7 @@ impl ClientSocket {
     /// Writes all of `data`.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            match (&*self.stream()).write(data) {
+            match self.stream().write(data) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => data = &data[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
