@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 use super::bytes::CompactBytes;
 use super::db::{Keyspace, Shard};
 use super::slot::key_slot;
-use super::value::{ExpireEntry, KeyEntry, Value, FLAG_EXPIRES, FLAG_RAW};
+use super::value::{ExpireEntry, KeyEntry, Value, FLAG_EXPIRES, FLAG_NOT_INT, FLAG_RAW};
 use crate::keyspace::dict::hash_key;
 
 /// How the gate is held.
@@ -379,7 +379,7 @@ impl<'a> Txn<'a> {
             Some(entry) => {
                 entry.value = value;
                 entry.access = lru;
-                entry.flags &= !FLAG_RAW;
+                entry.flags &= !(FLAG_RAW | FLAG_NOT_INT);
                 if !keep_ttl && entry.has_expire() {
                     entry.flags &= !FLAG_EXPIRES;
                     shard.expires.remove_hashed(key, hash);

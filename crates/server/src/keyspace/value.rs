@@ -74,6 +74,9 @@ impl Value {
 pub const FLAG_EXPIRES: u32 = 1;
 /// The string was edited in place (APPEND, SETRANGE, SETBIT): OBJECT ENCODING says `raw`.
 pub const FLAG_RAW: u32 = 2;
+/// The string was stored as text, never as an integer, even if it looks like one (the result
+/// of INCRBYFLOAT): OBJECT ENCODING says `embstr` or `raw`, never `int`.
+pub const FLAG_NOT_INT: u32 = 4;
 
 /// One key in a slot shard.
 #[derive(Debug, Clone)]
@@ -115,7 +118,10 @@ impl KeyEntry {
                 let b = s.as_slice();
                 if self.flags & FLAG_RAW != 0 {
                     "raw"
-                } else if b.len() <= 20 && rudis_resp::number::parse_i64(b).is_some() {
+                } else if self.flags & FLAG_NOT_INT == 0
+                    && b.len() <= 20
+                    && rudis_resp::number::parse_i64(b).is_some()
+                {
                     "int"
                 } else if b.len() <= EMBSTR_MAX {
                     "embstr"
@@ -163,5 +169,8 @@ mod tests {
         assert_eq!(e(b"0123"), "embstr");
         assert_eq!(e(&[b'x'; 44]), "embstr");
         assert_eq!(e(&[b'x'; 45]), "raw");
+        let mut float = KeyEntry::new(b"k", Value::str(b"3"), 0);
+        float.flags |= FLAG_NOT_INT;
+        assert_eq!(float.encoding(), "embstr");
     }
 }

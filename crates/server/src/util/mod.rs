@@ -1,3 +1,4 @@
 //! Small pieces of general use with no better home.
 
 pub mod glob;
+pub mod longdouble;
