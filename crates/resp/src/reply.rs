@@ -130,6 +130,12 @@ impl ReplyBuf {
         self.bulk(b.format(v).as_bytes());
     }
 
+    /// A bulk string holding the decimal form of an unsigned `v`.
+    pub fn bulk_i64_u(&mut self, v: u64) {
+        let mut b = itoa::Buffer::new();
+        self.bulk(b.format(v).as_bytes());
+    }
+
     /// A null bulk string (RESP2 `$-1`, RESP3 `_`).
     pub fn null(&mut self) {
         self.buf

@@ -10,12 +10,17 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod hash;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod list;
+pub mod scan;
+pub mod set;
 pub mod string;
 pub mod transaction;
 pub mod util;
+pub mod zset;
 
 /// Every command declaration, in no particular order.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
@@ -29,9 +34,13 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         expire::COMMANDS,
         info::COMMANDS,
         introspection::COMMANDS,
+        hash::COMMANDS,
         keys::COMMANDS,
+        list::COMMANDS,
+        set::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -43,6 +43,41 @@ pub struct Dict<E> {
     len: usize,
 }
 
+impl<E: Keyed + Clone> Clone for Dict<E> {
+    /// Copies bucket by bucket, keeping chain order, without recursion (chains may be long).
+    fn clone(&self) -> Self {
+        let mut buckets: Box<[Option<Box<Node<E>>>]> =
+            (0..self.buckets.len()).map(|_| None).collect();
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            let mut entries = Vec::new();
+            let mut node = bucket.as_deref();
+            while let Some(n) = node {
+                entries.push(n.entry.clone());
+                node = n.next.as_deref();
+            }
+            for entry in entries.into_iter().rev() {
+                let next = buckets[i].take();
+                buckets[i] = Some(Box::new(Node { next, entry }));
+            }
+        }
+        Dict {
+            buckets,
+            len: self.len,
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for Dict<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Dict({} entries, {} buckets)",
+            self.len,
+            self.buckets.len()
+        )
+    }
+}
+
 impl<E> Default for Dict<E> {
     fn default() -> Self {
         Dict {

@@ -7,16 +7,17 @@
 
 use super::bytes::CompactBytes;
 use super::dict::Keyed;
-use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::QuickList, set::Set, zset::ZSet};
 
-/// The value under a key.
+/// The value under a key. 24 bytes: short strings inline, compact collections behind one
+/// thin pointer (see `types`).
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(CompactBytes),
-    List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    List(Box<QuickList>),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 /// Longest string Redis stores with the `embstr` encoding.
@@ -50,22 +51,10 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
-            Value::List(l) => l.items.iter().map(|i| 24 + i.heap_bytes()).sum::<usize>() + 48,
-            Value::Hash(h) => {
-                h.fields
-                    .iter()
-                    .map(|(f, v)| 48 + f.heap_bytes() + v.heap_bytes())
-                    .sum::<usize>()
-                    + 24
-            }
-            Value::Set(s) => s.members.iter().map(|m| 24 + m.heap_bytes()).sum::<usize>() + 24,
-            Value::ZSet(z) => {
-                z.members
-                    .iter()
-                    .map(|(m, _)| 32 + m.heap_bytes())
-                    .sum::<usize>()
-                    + 24
-            }
+            Value::List(l) => l.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 }

@@ -167,8 +167,7 @@ impl Kit {
 
 /// A list value, to provoke WRONGTYPE.
 pub fn list_value() -> Value {
-    let mut list = crate::types::list::List::default();
-    list.items
-        .push_back(crate::keyspace::bytes::CompactBytes::new(b"x"));
+    let mut list = crate::types::list::QuickList::default();
+    list.push_back(b"x");
     Value::List(Box::new(list))
 }

@@ -1,0 +1,5 @@
+//! Set commands.
+
+use crate::command::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
