@@ -71,6 +71,14 @@ impl ReplyBuf {
         std::mem::take(&mut self.buf)
     }
 
+    /// Gives back a buffer taken with [`ReplyBuf::take`], emptied, to reuse its allocation.
+    pub fn restore(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        if self.buf.capacity() < buf.capacity() {
+            self.buf = buf;
+        }
+    }
+
     /// Shrinks a buffer that grew very large back to its usual size.
     pub fn shrink(&mut self) {
         if self.buf.is_empty() && self.buf.capacity() > 1024 * 1024 {

@@ -31,6 +31,8 @@ struct Line {
     compare: Compare,
     args: Vec<Vec<u8>>,
     sleep_ms: Option<u64>,
+    /// Replies the command produces (SUBSCRIBE to n channels gives n).
+    replies: usize,
 }
 
 fn parse_script(text: &str) -> Vec<Line> {
@@ -47,19 +49,39 @@ fn parse_script(text: &str) -> Vec<Line> {
                 compare,
                 args: Vec::new(),
                 sleep_ms: Some(ms.trim().parse().expect("@sleep ms")),
+                replies: 0,
             });
             continue;
         }
-        for (prefix, c) in [
-            ("@sorted ", Compare::Sorted),
-            ("@shape ", Compare::Shape),
-            ("@error ", Compare::ErrorOrNot),
-        ] {
-            if let Some(rest) = line.strip_prefix(prefix) {
-                compare = c;
+        // Prefixes combine in any order: `@shape @replies 2 UNSUBSCRIBE`.
+        let mut replies = 1;
+        loop {
+            if let Some(rest) = line.strip_prefix("@replies ") {
+                let (n, rest) = rest.split_once(' ').expect("@replies N command");
+                replies = n.parse().expect("@replies N");
                 line = rest;
+                continue;
+            }
+            let prefixed = [
+                ("@sorted ", Compare::Sorted),
+                ("@shape ", Compare::Shape),
+                ("@error ", Compare::ErrorOrNot),
+            ]
+            .into_iter()
+            .find_map(|(p, c)| line.strip_prefix(p).map(|rest| (rest, c)));
+            match prefixed {
+                Some((rest, c)) => {
+                    compare = c;
+                    line = rest;
+                }
+                None => break,
             }
         }
+        assert!(
+            !line.starts_with('@'),
+            "line {}: unknown directive {line:?}",
+            i + 1
+        );
         let args = rudis_resp::inline::split_args(line.as_bytes())
             .unwrap_or_else(|_| panic!("line {}: bad quoting", i + 1));
         lines.push(Line {
@@ -67,6 +89,7 @@ fn parse_script(text: &str) -> Vec<Line> {
             compare,
             args,
             sleep_ms: None,
+            replies,
         });
     }
     lines
@@ -137,8 +160,8 @@ fn run_script(path: &Path) -> Vec<String> {
             continue;
         }
         let args: Vec<&[u8]> = line.args.iter().map(Vec::as_slice).collect();
-        let ra = roundtrip(&mut a, &args);
-        let rb = roundtrip(&mut b, &args);
+        let ra = roundtrip(&mut a, &args, line.replies);
+        let rb = roundtrip(&mut b, &args, line.replies);
         let ok = match (&ra, &rb) {
             (Ok(x), Ok(y)) => same(line.compare, x, y),
             (Err(_), Err(_)) => true,
@@ -166,9 +189,24 @@ fn run_script(path: &Path) -> Vec<String> {
     failures
 }
 
-fn roundtrip(conn: &mut RawConn, args: &[&[u8]]) -> std::io::Result<(Value, Vec<u8>)> {
+/// Sends a command and reads `replies` replies; several are returned as one array value
+/// whose raw bytes are their concatenation.
+fn roundtrip(
+    conn: &mut RawConn,
+    args: &[&[u8]],
+    replies: usize,
+) -> std::io::Result<(Value, Vec<u8>)> {
     conn.send_bytes(args);
-    conn.read_reply()
+    if replies == 1 {
+        return conn.read_reply();
+    }
+    let (mut values, mut raw) = (Vec::new(), Vec::new());
+    for _ in 0..replies {
+        let (v, r) = conn.read_reply()?;
+        values.push(v);
+        raw.extend_from_slice(&r);
+    }
+    Ok((Value::Array(values), raw))
 }
 
 #[test]

@@ -153,6 +153,7 @@ fn reset(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     } else {
         super::transaction::unwatch_all(srv, client);
     }
+    super::pubsub::unsubscribe_all(srv, client);
     client.select(0);
     ctx.txn.db = 0;
     client.reply_mode = ReplyMode::On;

@@ -15,6 +15,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod pubsub;
 pub mod scan;
 pub mod set;
 pub mod string;
@@ -37,6 +38,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         hash::COMMANDS,
         keys::COMMANDS,
         list::COMMANDS,
+        pubsub::COMMANDS,
         set::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,

@@ -32,3 +32,26 @@ pub fn validate_client_name(name: &[u8]) -> Result<(), CmdError> {
     }
     Ok(())
 }
+
+/// Replies to `<CMD> HELP`: a header, the given lines, and the HELP entry, as simple strings.
+pub fn reply_help(reply: &mut rudis_resp::ReplyBuf, command: &[u8], lines: &[&str]) {
+    reply.array(lines.len() + 3);
+    let name = String::from_utf8_lossy(command).to_ascii_uppercase();
+    reply.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        reply.simple(line);
+    }
+    reply.simple("HELP");
+    reply.simple("    Prints this help.");
+}
+
+/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
+pub fn subcommand_syntax_error(command: &[u8], sub: &[u8]) -> CmdError {
+    crate::err!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        String::from_utf8_lossy(command).to_ascii_uppercase()
+    )
+}

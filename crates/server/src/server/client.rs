@@ -56,6 +56,8 @@ pub struct ClientInfo {
     pub user: Mutex<String>,
     /// Bytes other tasks queued for this client (messages, MONITOR output).
     pub outbox: Mutex<Vec<u8>>,
+    /// When the outbox first went over its soft limit (Unix ms), or 0.
+    pub soft_limit_since_ms: AtomicI64,
     /// Set to ask the connection to close; `wake` makes it notice.
     pub kill: AtomicBool,
     pub wake: Signal,
@@ -120,6 +122,7 @@ impl ClientInfo {
             resp: AtomicUsize::new(2),
             user: Mutex::new("default".to_string()),
             outbox: Mutex::new(Vec::new()),
+            soft_limit_since_ms: AtomicI64::new(0),
             kill: AtomicBool::new(false),
             wake: Signal::default(),
         }
@@ -152,6 +155,32 @@ impl ClientInfo {
     pub fn push_out(&self, bytes: &[u8]) {
         self.outbox.lock().extend_from_slice(bytes);
         self.wake.notify();
+    }
+
+    /// Queues bytes like [`ClientInfo::push_out`], disconnecting the client if its outbox
+    /// exceeds `limit` (the hard limit at once, the soft limit for longer than its seconds).
+    pub fn push_out_limited(&self, bytes: &[u8], limit: crate::config::special::BufferLimit) {
+        let queued = {
+            let mut out = self.outbox.lock();
+            out.extend_from_slice(bytes);
+            out.len() as i64
+        };
+        let now_ms = super::unix_ms();
+        let over_hard = limit.hard_bytes > 0 && queued > limit.hard_bytes;
+        let over_soft = limit.soft_bytes > 0 && queued > limit.soft_bytes;
+        let since = self.soft_limit_since_ms.load(Ordering::Relaxed);
+        let soft_expired = over_soft && since != 0 && now_ms - since > limit.soft_seconds * 1000;
+        if over_soft && since == 0 {
+            self.soft_limit_since_ms.store(now_ms, Ordering::Relaxed);
+        } else if !over_soft && since != 0 {
+            self.soft_limit_since_ms.store(0, Ordering::Relaxed);
+        }
+        if over_hard || soft_expired {
+            tracing::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", self.id, self.addr);
+            self.request_kill();
+        } else {
+            self.wake.notify();
+        }
     }
 
     /// Takes the queued outbound bytes.
@@ -210,6 +239,10 @@ pub struct Client {
     pub is_local: bool,
     /// This connection is our master's replication link.
     pub is_master: bool,
+    /// Pub/Sub subscriptions of this connection.
+    pub subscriptions: crate::pubsub::Subscriptions,
+    /// The client may not block (scripts, MULTI replay); SUBSCRIBE is refused.
+    pub deny_blocking: bool,
 }
 
 impl Client {
@@ -232,6 +265,8 @@ impl Client {
             reply_mode: ReplyMode::On,
             is_local,
             is_master: false,
+            subscriptions: Default::default(),
+            deny_blocking: false,
         }
     }
 

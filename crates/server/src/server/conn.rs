@@ -89,6 +89,7 @@ fn admit(srv: &Server, client: &Client) -> Result<(), String> {
 /// Releases what a client holds in shared structures.
 fn disconnect(srv: &Server, client: &mut Client) {
     crate::cmd::transaction::unwatch_all(srv, client);
+    crate::cmd::pubsub::unsubscribe_all(srv, client);
     srv.clients.unregister(client.id());
 }
 
@@ -212,11 +213,34 @@ impl Connection {
         }
         srv.stats
             .add(|c| &c.net_output_bytes, self.reply.len() as u64);
-        let result = self.socket.write_all(self.reply.as_bytes()).await;
-        self.reply.clear();
+        let reply = self.reply.take();
+        let result = self.write_interruptible(&reply, client).await;
+        self.reply.restore(reply);
         self.reply.shrink();
         client.info.output_buf_bytes.store(0, Ordering::Relaxed);
-        result.map_err(Closed::Io)
+        result
+    }
+
+    /// Writes everything, but gives up as soon as the client is killed: a client that does
+    /// not read must not keep its connection (and its subscriptions) alive.
+    async fn write_interruptible(&mut self, data: &[u8], client: &Client) -> Result<(), Closed> {
+        let mut done = 0;
+        while done < data.len() {
+            match self.socket.try_write(&data[done..]).map_err(Closed::Io)? {
+                0 => {
+                    tokio::select! {
+                        biased;
+                        _ = client.info.wake.wait() => {}
+                        r = self.socket.wait_writable() => r.map_err(Closed::Io)?,
+                    }
+                    if client.info.is_killed() {
+                        return Err(Closed::Killed);
+                    }
+                }
+                n => done += n,
+            }
+        }
+        Ok(())
     }
 
     /// Waits for more input, or for another task to wake us (messages to deliver, a kill).
@@ -228,7 +252,7 @@ impl Connection {
             let pending = client.info.take_out();
             if !pending.is_empty() {
                 srv.stats.add(|c| &c.net_output_bytes, pending.len() as u64);
-                self.socket.write_all(&pending).await.map_err(Closed::Io)?;
+                self.write_interruptible(&pending, client).await?;
             }
             if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES {
                 self.input.reserve(

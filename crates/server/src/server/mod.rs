@@ -163,7 +163,9 @@ impl Server {
         if events.is_empty() {
             return;
         }
-        let flags = self.cfg().notify_keyspace_events.0;
+        let cfg = self.cfg();
+        let flags = cfg.notify_keyspace_events.0;
+        let limit = cfg.client_output_buffer_limit.pubsub;
         const KEYSPACE: u32 = crate::config::special::NotifyEvents::KEYSPACE;
         const KEYEVENT: u32 = crate::config::special::NotifyEvents::KEYEVENT;
         if flags & (KEYSPACE | KEYEVENT) == 0 {
@@ -176,11 +178,18 @@ impl Server {
             if flags & KEYSPACE != 0 {
                 let mut channel = format!("__keyspace@{}__:", ev.db).into_bytes();
                 channel.extend_from_slice(&ev.key);
-                self.pubsub.publish(&channel, ev.event.as_bytes());
+                self.pubsub.publish(
+                    crate::pubsub::Kind::Channel,
+                    &channel,
+                    ev.event.as_bytes(),
+                    None,
+                    limit,
+                );
             }
             if flags & KEYEVENT != 0 {
                 let channel = format!("__keyevent@{}__:{}", ev.db, ev.event).into_bytes();
-                self.pubsub.publish(&channel, &ev.key);
+                self.pubsub
+                    .publish(crate::pubsub::Kind::Channel, &channel, &ev.key, None, limit);
             }
         }
     }

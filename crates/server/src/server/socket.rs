@@ -65,18 +65,29 @@ impl ClientSocket {
     /// Writes all of `data`.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            match self.stream().write(data) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => data = &data[n..],
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_writable().await?,
-                Err(e) => return Err(e),
+            match self.try_write(data)? {
+                0 => self.wait_writable().await?,
+                n => data = &data[n..],
             }
         }
         Ok(())
     }
 
-    async fn wait_writable(&mut self) -> io::Result<()> {
+    /// Writes what the kernel takes now; 0 when the send buffer is full.
+    pub fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.stream().write(data) {
+                Ok(0) if !data.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Waits until the socket can take more data. Cancel-safe.
+    pub async fn wait_writable(&mut self) -> io::Result<()> {
         if !self.writable_interest {
             let stream = self.fd.take().expect("socket is registered").into_inner();
             self.fd = Some(register(stream, Interest::READABLE | Interest::WRITABLE)?);
