@@ -114,10 +114,11 @@ impl ServerProcess {
                 return false;
             }
             if let Ok(mut c) = RawConn::try_connect(self.port) {
-                if let Ok(v) = c.command(&["PING"]) {
-                    if v == Value::Simple(b"PONG".to_vec()) {
-                        return true;
-                    }
+                match c.command(&["PING"]) {
+                    Ok(Value::Simple(pong)) if pong == b"PONG" => return true,
+                    // Up, but wants a password first.
+                    Ok(Value::Error(e)) if e.starts_with(b"NOAUTH") => return true,
+                    _ => {}
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
