@@ -12,7 +12,7 @@ use crate::{REDIS_VERSION, RUDIS_VERSION};
 /// Runs the server with the process's arguments (program name first). Returns the exit code.
 pub fn run(args: &[String]) -> i32 {
     let program = args.first().map(String::as_str).unwrap_or("rudis-server");
-    let (mut config, opts) = match load_from_args(args.get(1..).unwrap_or_default()) {
+    let (mut config, mut opts) = match load_from_args(args.get(1..).unwrap_or_default()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("{e}");
@@ -42,6 +42,12 @@ pub fn run(args: &[String]) -> i32 {
     if let Err(e) = log::init(&config.logfile, Verbosity::from_name(&config.loglevel)) {
         eprintln!("Can't open the log file: {e}");
         return 1;
+    }
+    // CONFIG REWRITE must still find the file after `dir` changed the working directory.
+    if let Some(file) = opts.config_file.as_mut().filter(|f| *f != "-") {
+        if let Ok(abs) = std::path::absolute(&*file) {
+            *file = abs.to_string_lossy().into_owned();
+        }
     }
     if let Err(e) = std::env::set_current_dir(&config.dir.0) {
         log::write_line(
@@ -133,7 +139,9 @@ fn serve(config: Config, opts: StartOptions, commands: CommandTable) -> i32 {
         }
     };
     let pidfile = config.pidfile.clone();
-    let srv = Server::new(config, opts.config_file.clone(), commands);
+    // A configuration read from stdin cannot be rewritten.
+    let config_file = opts.config_file.clone().filter(|f| f != "-");
+    let srv = Server::new(config, config_file, commands);
     let code = runtime.block_on(serve_async(srv, &opts));
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

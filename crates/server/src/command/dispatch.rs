@@ -26,6 +26,8 @@ pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<
         Ok(e) => e,
         Err(e) => return reject(srv, client, reply, None, e),
     };
+    // Before running, so CLIENT LIST shows the command a client is executing.
+    client.info.last_cmd_id.store(entry.id, Ordering::Relaxed);
     if let Err(e) = precheck(srv, client, entry) {
         return reject(srv, client, reply, Some(entry), e);
     }
@@ -35,6 +37,31 @@ pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<
     track_reply_mode(client, reply, |client, reply| {
         run(srv, client, reply, entry, argv)
     });
+}
+
+/// CLIENT PAUSE: true if this request must wait until the pause ends. Only requests the
+/// gate would run or queue are held (a rejected one gets its error at once, as in Redis);
+/// during a WRITE pause, only those that may write or replicate (EXEC by what it queued).
+/// Replicas are never held.
+pub fn held_by_pause(srv: &Server, client: &Client, argv: Argv<'_>) -> bool {
+    let until_ms = srv.state.paused_until_ms.load(Ordering::Acquire);
+    if until_ms == 0 || client.info.has_flag(cflag::REPLICA) || until_ms <= unix_ms() {
+        return false;
+    }
+    let Ok(entry) = resolve(srv, argv) else {
+        return false;
+    };
+    if precheck(srv, client, entry).is_err() {
+        return false;
+    }
+    if !srv.state.pause_writes_only.load(Ordering::Acquire) {
+        return true;
+    }
+    let mut flags = entry.spec.flags;
+    if is_exec(entry) {
+        flags |= queued_flags(srv, client);
+    }
+    flags & (flag::WRITE | flag::MAY_REPLICATE) != 0
 }
 
 /// Finds the command (or subcommand) and checks its arity.
@@ -192,10 +219,15 @@ fn queue(client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv
         argv: argv.iter().map(<[u8]>::to_vec).collect(),
         cmd_id: entry.id,
     });
-    client
-        .info
-        .multi_len
-        .store(queued.len() as i64, Ordering::Relaxed);
+    // Redis counts a queued command as its argument bytes plus a pointer per argument.
+    let mem = argv.total_bytes() + argv.len() * std::mem::size_of::<usize>();
+    let info = &client.info;
+    if queued.len() == 1 {
+        info.multi_mem_bytes.store(mem, Ordering::Relaxed);
+    } else {
+        info.multi_mem_bytes.fetch_add(mem, Ordering::Relaxed);
+    }
+    info.multi_len.store(queued.len() as i64, Ordering::Relaxed);
     reply.simple("QUEUED");
 }
 
@@ -344,8 +376,10 @@ fn account(
 ) {
     let usec = started.elapsed().as_micros() as u64;
     srv.stats.command(entry.id, usec);
-    *client.info.last_cmd.lock() = entry.fullname.clone();
     let cfg = srv.cfg();
+    if cfg.latency_tracking {
+        srv.stats.record_latency(entry.id, usec);
+    }
     let threshold = cfg.slowlog_log_slower_than;
     if threshold >= 0 && usec as i64 >= threshold && !entry.spec.has(flag::SKIP_SLOWLOG) {
         let name = client.info.name.lock().clone().unwrap_or_default();
