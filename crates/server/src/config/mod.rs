@@ -10,6 +10,7 @@
 //! `yes`/`no`; memory sizes take `k`/`kb`/`m`/`mb`/`g`/`gb` units; enums are case-insensitive.
 
 pub mod load;
+pub mod rewrite;
 pub mod special;
 pub mod table;
 
