@@ -193,13 +193,17 @@ fn check_names(
         {
             return Err("LOADING Redis is loading the dataset in memory".into());
         }
-        if chosen.iter().any(|(c, _)| std::ptr::eq(*c, d)) {
-            return Err(set_failed(name, "duplicate parameter"));
-        }
         let given = match d.alias {
             Some(alias) if alias.eq_ignore_ascii_case(name) => alias,
             _ => d.name,
         };
+        // As in Redis, a name and its alias count as different parameters.
+        if chosen
+            .iter()
+            .any(|&(c, g)| std::ptr::eq(c, d) && g == given)
+        {
+            return Err(set_failed(name, "duplicate parameter"));
+        }
         chosen.push((d, given));
     }
     Ok(chosen)

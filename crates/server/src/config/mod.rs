@@ -158,11 +158,12 @@ impl Setting for bool {
 }
 
 /// Parses a memory size with Redis's units (`memtoull`): `b`, `k`=1000, `kb`=1024, `m`, `mb`,
-/// `g`, `gb`, case-insensitive.
+/// `g`, `gb`, case-insensitive. As in Redis, a sign is an error and missing digits read as 0
+/// (`""` and `"kb"` are 0).
 pub fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
     let digits_end = lower
-        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(lower.len());
     let (digits, unit) = lower.split_at(digits_end);
     let mul: i64 = match unit {
@@ -175,7 +176,11 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    let n: i64 = digits.parse().ok()?;
+    let n: i64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     n.checked_mul(mul)
 }
 
@@ -383,6 +388,12 @@ mod tests {
             .starts_with("argument(s) must be one of the following: debug"));
         c.set("maxmemory", &["1GB"]).unwrap();
         assert_eq!(c.maxmemory, 1 << 30);
+        assert_eq!(
+            c.set("maxmemory", &["-1"]).unwrap_err(),
+            "argument must be a memory value"
+        );
+        c.set("maxmemory", &[""]).unwrap();
+        assert_eq!(c.maxmemory, 0);
         c.set("save", &["900 1 300 10"]).unwrap();
         assert_eq!(c.get("save").unwrap(), "900 1 300 10");
         c.set("save", &[""]).unwrap();
