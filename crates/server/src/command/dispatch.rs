@@ -22,12 +22,22 @@ use crate::server::{unix_ms, Server};
 
 /// Runs one request from `client`, writing its reply into `reply`.
 pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<'_>) {
-    let entry = match resolve(srv, argv) {
+    let entry = match lookup(srv, argv) {
         Ok(e) => e,
         Err(e) => return reject(srv, client, reply, None, e),
     };
     // Before running, so CLIENT LIST shows the command a client is executing.
     client.info.last_cmd_id.store(entry.id, Ordering::Relaxed);
+    if !entry.spec.arity_ok(argv.len()) {
+        // Counted as a rejected call of the command (commandstats), as in Redis.
+        return reject(
+            srv,
+            client,
+            reply,
+            Some(entry),
+            wrong_arity(&entry.fullname),
+        );
+    }
     if let Err(e) = precheck(srv, client, entry) {
         return reject(srv, client, reply, Some(entry), e);
     }
@@ -66,6 +76,15 @@ pub fn held_by_pause(srv: &Server, client: &Client, argv: Argv<'_>) -> bool {
 
 /// Finds the command (or subcommand) and checks its arity.
 pub fn resolve<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
+    let entry = lookup(srv, argv)?;
+    if !entry.spec.arity_ok(argv.len()) {
+        return Err(wrong_arity(&entry.fullname));
+    }
+    Ok(entry)
+}
+
+/// Finds the command (or subcommand).
+fn lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
     let name = argv.get(0);
     let Some(mut entry) = srv.commands.lookup(name) else {
         return Err(unknown_command(argv));
@@ -81,9 +100,6 @@ pub fn resolve<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdE
                 ))
             }
         }
-    }
-    if !entry.spec.arity_ok(argv.len()) {
-        return Err(wrong_arity(&entry.fullname));
     }
     Ok(entry)
 }
