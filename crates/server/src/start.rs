@@ -33,17 +33,8 @@ pub fn run(args: &[String]) -> i32 {
         eprintln!("Sentinel mode is not available in this build of Rudis.");
         return 1;
     }
-    if config.daemonize {
-        if let Err(e) = daemonize(&mut config) {
-            eprintln!("Can't daemonize: {e}");
-            return 1;
-        }
-    }
-    if let Err(e) = log::init(&config.logfile, Verbosity::from_name(&config.loglevel)) {
-        eprintln!("Can't open the log file: {e}");
-        return 1;
-    }
-    // CONFIG REWRITE must still find the file after `dir` changed the working directory.
+    // As Redis applies `dir` while reading the configuration, relative paths (the log file)
+    // are relative to it. CONFIG REWRITE must still find the config file afterwards.
     if let Some(file) = opts.config_file.as_mut().filter(|f| *f != "-") {
         if let Ok(abs) = std::path::absolute(&*file) {
             *file = abs.to_string_lossy().into_owned();
@@ -54,6 +45,16 @@ pub fn run(args: &[String]) -> i32 {
             Verbosity::Warning,
             &format!("Can't chdir to '{}': {e}", config.dir.0),
         );
+        return 1;
+    }
+    if config.daemonize {
+        if let Err(e) = daemonize(&mut config) {
+            eprintln!("Can't daemonize: {e}");
+            return 1;
+        }
+    }
+    if let Err(e) = log::init(&config.logfile, Verbosity::from_name(&config.loglevel)) {
+        eprintln!("Can't open the log file: {e}");
         return 1;
     }
     let mut commands = CommandTable::new(crate::cmd::all());

@@ -330,10 +330,7 @@ fn apply_all(
 ) -> Result<(), CmdError> {
     for (i, (d, given)) in chosen.iter().enumerate() {
         if let Err(e) = apply(srv, d.name, next) {
-            log::write_line(
-                Verbosity::Warning,
-                &format!("Failed applying new configuration. Possibly related to new {given} setting. Restoring previous settings."),
-            );
+            tracing::warn!("Failed applying new configuration. Possibly related to new {given} setting. Restoring previous settings.");
             let mut restored = old.clone();
             for (undo, _) in &chosen[..i] {
                 let _ = apply(srv, undo.name, &mut restored);
@@ -431,15 +428,12 @@ pub fn rewrite_config(srv: &Server, force_all: bool) -> CmdResult {
     let cfg = srv.cfg();
     match crate::config::rewrite::rewrite_file(path, &cfg, force_all) {
         Ok(()) => {
-            log::write_line(Verbosity::Notice, "CONFIG REWRITE executed with success.");
+            tracing::info!("CONFIG REWRITE executed with success.");
             Ok(())
         }
         Err(e) => {
             let reason = crate::config::special::io_error_text(&e);
-            log::write_line(
-                Verbosity::Warning,
-                &format!("CONFIG REWRITE failed: {reason}"),
-            );
+            tracing::warn!("CONFIG REWRITE failed: {reason}");
             Err(crate::err!("ERR Rewriting config file: {reason}"))
         }
     }
