@@ -282,17 +282,27 @@ impl Setting for String {
                 if args.is_empty() {
                     return Err("wrong number of arguments".to_string());
                 }
-                let mut out = Vec::new();
+                let mut chosen = vec![false; words.len()];
                 for a in args {
                     let lower = a.to_ascii_lowercase();
-                    if !words.contains(&lower.as_str()) {
+                    let Some(i) = words.iter().position(|w| *w == lower) else {
                         return Err(format!(
                             "argument(s) must be one of the following: {}",
                             words.join(", ")
                         ));
-                    }
-                    out.push(lower);
+                    };
+                    chosen[i] = true;
                 }
+                // Several words make a set of flags (shutdown-on-sigint): Redis shows them in
+                // its table's order, and its first word, the empty set, only alone.
+                if chosen.iter().filter(|c| **c).count() > 1 {
+                    chosen[0] = false;
+                }
+                let out: Vec<&str> = words
+                    .iter()
+                    .zip(&chosen)
+                    .filter_map(|(w, c)| c.then_some(*w))
+                    .collect();
                 Ok(out.join(" "))
             }
             _ => Ok(one_arg(args)?.to_string()),
@@ -398,6 +408,13 @@ mod tests {
         assert_eq!(c.get("save").unwrap(), "900 1 300 10");
         c.set("save", &[""]).unwrap();
         assert_eq!(c.get("save").unwrap(), "");
+        c.set("shutdown-on-sigint", &["FORCE now nosave now"])
+            .unwrap();
+        assert_eq!(c.get("shutdown-on-sigint").unwrap(), "nosave now force");
+        c.set("shutdown-on-sigint", &["default save"]).unwrap();
+        assert_eq!(c.get("shutdown-on-sigint").unwrap(), "save");
+        c.set("shutdown-on-sigint", &["default"]).unwrap();
+        assert_eq!(c.get("shutdown-on-sigint").unwrap(), "default");
     }
 
     #[test]
