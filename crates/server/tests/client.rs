@@ -274,3 +274,24 @@ fn reply_off_skip_and_on() {
     assert_eq!(text(&c.read_reply().unwrap().0), "seen");
     assert_eq!(text(&ok(&mut c, &["GET", "k"])), "v");
 }
+
+#[test]
+fn pause_freezes_expiry() {
+    let srv = ServerProcess::start(&[]);
+    let mut c = srv.conn();
+    let expired = |c: &mut RawConn| {
+        let info = text(&ok(c, &["INFO", "stats"]));
+        info.split("\r\n")
+            .find_map(|l| l.strip_prefix("expired_keys:").map(str::to_string))
+            .expect("expired_keys")
+    };
+    ok(&mut c, &["SET", "k", "v", "PX", "100"]);
+    ok(&mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]);
+    std::thread::sleep(Duration::from_millis(400));
+    // Logically expired, but neither lazy nor active expiry deletes it while paused.
+    assert_eq!(ok(&mut c, &["GET", "k"]), Value::Nil);
+    assert_eq!(expired(&mut c), "0");
+    ok(&mut c, &["CLIENT", "UNPAUSE"]);
+    assert_eq!(ok(&mut c, &["GET", "k"]), Value::Nil);
+    assert_eq!(expired(&mut c), "1");
+}

@@ -307,7 +307,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
             txn
         }
     };
-    txn.replica = srv.state.replica.load(Ordering::Relaxed);
+    txn.replica = srv.keeps_expired_keys();
     let started = Instant::now();
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     commit(srv, &mut txn, entry, argv, 0, false);
@@ -439,7 +439,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
     }
     let now_ms = unix_ms();
     let mut txn = open_exec_txn(srv, client, &queued, now_ms);
-    txn.replica = srv.state.replica.load(Ordering::Relaxed);
+    txn.replica = srv.keeps_expired_keys();
     if crate::cmd::transaction::watch_broken(srv, client, &mut txn) {
         drop(txn);
         crate::cmd::transaction::unwatch_all(srv, client);

@@ -37,8 +37,7 @@ pub async fn run(srv: Arc<Server>) {
 
 fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
     let now = unix_ms();
-    if srv.state.active_expire.load(Ordering::Relaxed) && !srv.state.replica.load(Ordering::Relaxed)
-    {
+    if srv.state.active_expire.load(Ordering::Relaxed) && !srv.keeps_expired_keys() {
         let budget = period * EXPIRE_CYCLE_PERCENT / 100;
         active_expire_cycle(&srv.keyspace, cursor, now, budget, |txn| {
             crate::command::dispatch::flush_effects(srv, txn, false);

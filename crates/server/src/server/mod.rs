@@ -152,6 +152,14 @@ impl Server {
         self.config_version.fetch_add(1, Ordering::Release);
     }
 
+    /// True while keys must not be deleted because they expired, only read as missing: on a
+    /// replica (its master's DELs do it), and during a CLIENT PAUSE (the dataset must not
+    /// change while writes are held).
+    pub fn keeps_expired_keys(&self) -> bool {
+        self.state.replica.load(Ordering::Relaxed)
+            || self.state.paused_until_ms.load(Ordering::Relaxed) > unix_ms()
+    }
+
     /// True when clients must AUTH before running commands.
     pub fn auth_required(&self) -> bool {
         !self.cfg().requirepass.is_empty()
