@@ -153,6 +153,7 @@ fn config_set(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         .map(|(n, v)| (text(n), text(v)))
         .collect();
     let srv = ctx.srv;
+    redact_sensitive(ctx.client, &pairs);
     let chosen = check_names(srv, ctx.client, &pairs)?;
     let _serialized = srv.config_lock.lock();
     let old = Config::clone(&srv.cfg());
@@ -165,6 +166,16 @@ fn config_set(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     after_publish(srv, &chosen);
     ctx.reply.ok();
     Ok(())
+}
+
+/// Keeps the values of sensitive directives (passwords) out of the slow log, even when the
+/// command fails.
+fn redact_sensitive(client: &mut Client, pairs: &[(String, String)]) {
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if lookup(name).is_some_and(|d| d.has(flags::SENSITIVE)) {
+            client.redacted_args.push(3 + 2 * i);
+        }
+    }
 }
 
 /// Resolves every name, in order; the first problem is the error. Returns each directive
@@ -497,6 +508,47 @@ mod tests {
         assert!(!proc_title_template_ok("{title}"));
         assert!(!proc_title_template_ok("{nope}"));
         assert!(!proc_title_template_ok("{title"));
+    }
+
+    #[test]
+    fn sensitive_values_stay_out_of_the_slow_log() {
+        use crate::command::table::CommandTable;
+        use crate::server::client::ClientInfo;
+        let cfg = Config {
+            slowlog_log_slower_than: 0,
+            ..Config::default()
+        };
+        let srv = Server::new(cfg, None, CommandTable::new(crate::cmd::all()));
+        let info = std::sync::Arc::new(ClientInfo::new(1, "a:1".into(), "b:2".into(), -1, 0));
+        let mut client = Client::new(info, None);
+        client.authenticated = true;
+        let mut reply = rudis_resp::ReplyBuf::new();
+        for (args, ok) in [
+            (
+                &["CONFIG", "SET", "requirepass", "pw", "maxmemory", "1"][..],
+                true,
+            ),
+            (&["CONFIG", "SET", "masterauth", "pw", "nosuch", "x"], false),
+        ] {
+            let mut base = Vec::new();
+            let mut ranges = Vec::new();
+            for a in args {
+                ranges.push(base.len()..base.len() + a.len());
+                base.extend_from_slice(a.as_bytes());
+            }
+            reply.clear();
+            crate::command::dispatch::call(
+                &srv,
+                &mut client,
+                &mut reply,
+                Argv::new(&base, &ranges),
+            );
+            assert_eq!(reply.as_bytes() == b"+OK\r\n", ok);
+            let logged = srv.slowlog.with_entries(|e| e[0].args.clone());
+            assert_eq!(logged[3], b"(redacted)");
+            assert_eq!(logged[5], args[5].as_bytes());
+        }
+        assert!(client.redacted_args.is_empty());
     }
 
     #[test]

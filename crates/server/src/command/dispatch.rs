@@ -384,12 +384,13 @@ pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) {
 /// Commandstats, slowlog and latency monitor for one call.
 fn account(
     srv: &Server,
-    client: &Client,
+    client: &mut Client,
     entry: &CmdEntry,
     argv: Argv<'_>,
     started: Instant,
     _failed: bool,
 ) {
+    let redacted = std::mem::take(&mut client.redacted_args);
     let usec = started.elapsed().as_micros() as u64;
     srv.stats.command(entry.id, usec);
     let cfg = srv.cfg();
@@ -400,13 +401,15 @@ fn account(
     if threshold >= 0 && usec as i64 >= threshold && !entry.spec.has(flag::SKIP_SLOWLOG) {
         let name = client.info.name.lock().clone().unwrap_or_default();
         let peer = client.info.addr.clone();
-        srv.slowlog.push(
-            argv.iter().map(<[u8]>::to_vec),
-            usec,
-            peer,
-            name,
-            cfg.slowlog_max_len as usize,
-        );
+        let args = argv.iter().enumerate().map(|(i, a)| {
+            if redacted.contains(&i) {
+                b"(redacted)".to_vec()
+            } else {
+                a.to_vec()
+            }
+        });
+        srv.slowlog
+            .push(args, usec, peer, name, cfg.slowlog_max_len as usize);
     }
     let latency_ms = usec / 1000;
     if cfg.latency_monitor_threshold > 0 && latency_ms as i64 >= cfg.latency_monitor_threshold {

@@ -258,6 +258,9 @@ pub struct Client {
     pub is_local: bool,
     /// This connection is our master's replication link.
     pub is_master: bool,
+    /// Indexes of the running command's arguments that must never be logged (passwords):
+    /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
+    pub redacted_args: Vec<usize>,
 }
 
 impl Client {
@@ -280,6 +283,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             is_local,
             is_master: false,
+            redacted_args: Vec::new(),
         }
     }
 
