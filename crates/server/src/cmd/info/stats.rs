@@ -2,33 +2,79 @@
 //! [`crate::server::stats`]. Counters of subsystems not built yet (replication syncs,
 //! forks, defragmentation, tracking, pub/sub) are reported as zeros.
 
+use std::sync::atomic::AtomicU64;
+
 use super::{field, safe_name};
 use crate::config::special::format_percentile;
 use crate::server::histogram::value_at_percentile;
 use crate::server::stats::Counters;
 use crate::server::Server;
 
+/// A counter summed over the stats shards.
+fn sum(srv: &Server, counter: fn(&Counters) -> &AtomicU64) -> u64 {
+    srv.stats.sum(counter)
+}
+
 pub fn stats(srv: &Server, out: &mut String) {
-    let sum = |f: fn(&Counters) -> &std::sync::atomic::AtomicU64| srv.stats.sum(f);
+    traffic(srv, out);
+    field(out, "expired_keys", sum(srv, |c| &c.expired_keys));
+    let stale_perc = sum(srv, |c| &c.expired_stale_perc_x100) as f64 / 100.0;
+    field(out, "expired_stale_perc", format!("{stale_perc:.2}"));
+    zeros(
+        out,
+        &[
+            "expired_time_cap_reached_count",
+            "expire_cycle_cpu_milliseconds",
+        ],
+    );
+    field(out, "evicted_keys", sum(srv, |c| &c.evicted_keys));
+    zeros(
+        out,
+        &[
+            "evicted_clients",
+            "total_eviction_exceeded_time",
+            "current_eviction_exceeded_time",
+        ],
+    );
+    field(out, "keyspace_hits", sum(srv, |c| &c.keyspace_hits));
+    field(out, "keyspace_misses", sum(srv, |c| &c.keyspace_misses));
+    not_built_yet(out);
+    let unexpected = sum(srv, |c| &c.unexpected_error_replies);
+    field(out, "unexpected_error_replies", unexpected);
+    field(out, "total_error_replies", sum(srv, |c| &c.error_replies));
+    field(out, "dump_payload_sanitizations", 0);
+    field(out, "total_reads_processed", sum(srv, |c| &c.io_reads));
+    field(out, "total_writes_processed", sum(srv, |c| &c.io_writes));
+    zeros(
+        out,
+        &[
+            "io_threaded_reads_processed",
+            "io_threaded_writes_processed",
+            "reply_buffer_shrinks",
+            "reply_buffer_expands",
+        ],
+    );
+}
+
+/// Connections, commands and bytes, with their instantaneous rates.
+fn traffic(srv: &Server, out: &mut String) {
     let (ops, input_kbps, output_kbps) = {
         let s = srv.stats.samples.lock();
         (s.ops.mean(), s.input_kbps.mean(), s.output_kbps.mean())
     };
-    let repl_in = sum(|c| &c.net_repl_input_bytes);
-    let repl_out = sum(|c| &c.net_repl_output_bytes);
-    field(out, "total_connections_received", sum(|c| &c.connections));
-    field(out, "total_commands_processed", sum(|c| &c.commands));
+    let repl_in = sum(srv, |c| &c.net_repl_input_bytes);
+    let repl_out = sum(srv, |c| &c.net_repl_output_bytes);
+    let input = sum(srv, |c| &c.net_input_bytes) + repl_in;
+    let output = sum(srv, |c| &c.net_output_bytes) + repl_out;
+    field(
+        out,
+        "total_connections_received",
+        sum(srv, |c| &c.connections),
+    );
+    field(out, "total_commands_processed", sum(srv, |c| &c.commands));
     field(out, "instantaneous_ops_per_sec", ops as u64);
-    field(
-        out,
-        "total_net_input_bytes",
-        sum(|c| &c.net_input_bytes) + repl_in,
-    );
-    field(
-        out,
-        "total_net_output_bytes",
-        sum(|c| &c.net_output_bytes) + repl_out,
-    );
+    field(out, "total_net_input_bytes", input);
+    field(out, "total_net_output_bytes", output);
     field(out, "total_net_repl_input_bytes", repl_in);
     field(out, "total_net_repl_output_bytes", repl_out);
     field(out, "instantaneous_input_kbps", format!("{input_kbps:.2}"));
@@ -39,52 +85,9 @@ pub fn stats(srv: &Server, out: &mut String) {
     );
     field(out, "instantaneous_input_repl_kbps", "0.00");
     field(out, "instantaneous_output_repl_kbps", "0.00");
-    field(
-        out,
-        "rejected_connections",
-        sum(|c| &c.rejected_connections),
-    );
+    let rejected = sum(srv, |c| &c.rejected_connections);
+    field(out, "rejected_connections", rejected);
     zeros(out, &["sync_full", "sync_partial_ok", "sync_partial_err"]);
-    field(out, "expired_keys", sum(|c| &c.expired_keys));
-    let stale_perc = sum(|c| &c.expired_stale_perc_x100) as f64 / 100.0;
-    field(out, "expired_stale_perc", format!("{stale_perc:.2}"));
-    zeros(
-        out,
-        &[
-            "expired_time_cap_reached_count",
-            "expire_cycle_cpu_milliseconds",
-        ],
-    );
-    field(out, "evicted_keys", sum(|c| &c.evicted_keys));
-    zeros(
-        out,
-        &[
-            "evicted_clients",
-            "total_eviction_exceeded_time",
-            "current_eviction_exceeded_time",
-        ],
-    );
-    field(out, "keyspace_hits", sum(|c| &c.keyspace_hits));
-    field(out, "keyspace_misses", sum(|c| &c.keyspace_misses));
-    not_built_yet(out);
-    field(
-        out,
-        "unexpected_error_replies",
-        sum(|c| &c.unexpected_error_replies),
-    );
-    field(out, "total_error_replies", sum(|c| &c.error_replies));
-    field(out, "dump_payload_sanitizations", 0);
-    field(out, "total_reads_processed", sum(|c| &c.io_reads));
-    field(out, "total_writes_processed", sum(|c| &c.io_writes));
-    zeros(
-        out,
-        &[
-            "io_threaded_reads_processed",
-            "io_threaded_writes_processed",
-            "reply_buffer_shrinks",
-            "reply_buffer_expands",
-        ],
-    );
 }
 
 fn zeros(out: &mut String, names: &[&str]) {
