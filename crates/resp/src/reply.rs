@@ -57,6 +57,11 @@ impl ReplyBuf {
         self.buf.is_empty()
     }
 
+    /// Bytes allocated for the buffer (CLIENT LIST `rbs`).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub fn clear(&mut self) {
         self.buf.clear();
     }

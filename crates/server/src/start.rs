@@ -13,7 +13,7 @@ use crate::{REDIS_VERSION, RUDIS_VERSION};
 /// Runs the server with the process's arguments (program name first). Returns the exit code.
 pub fn run(args: &[String]) -> i32 {
     let program = args.first().map(String::as_str).unwrap_or("rudis-server");
-    let (mut config, opts) = match load_from_args(args.get(1..).unwrap_or_default()) {
+    let (mut config, mut opts) = match load_from_args(args.get(1..).unwrap_or_default()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("{e}");
@@ -34,20 +34,25 @@ pub fn run(args: &[String]) -> i32 {
         eprintln!("Sentinel mode is not available in this build of Rudis.");
         return 1;
     }
-    if config.daemonize {
-        if let Err(e) = daemonize(&mut config) {
-            eprintln!("Can't daemonize: {e}");
-            return 1;
+    // As Redis applies `dir` while reading the configuration, relative paths (the log file)
+    // are relative to it. CONFIG REWRITE must still find the config file afterwards.
+    if let Some(file) = opts.config_file.as_mut().filter(|f| *f != "-") {
+        if let Ok(abs) = std::path::absolute(&*file) {
+            *file = abs.to_string_lossy().into_owned();
         }
     }
-    // As in Redis, `dir` applies before the log file is opened, so a relative logfile
-    // lives in the data directory.
     if let Err(e) = std::env::set_current_dir(&config.dir.0) {
         log::write_line(
             Verbosity::Warning,
             &format!("Can't chdir to '{}': {e}", config.dir.0),
         );
         return 1;
+    }
+    if config.daemonize {
+        if let Err(e) = daemonize(&mut config) {
+            eprintln!("Can't daemonize: {e}");
+            return 1;
+        }
     }
     if let Err(e) = log::init(&config.logfile, Verbosity::from_name(&config.loglevel)) {
         eprintln!("Can't open the log file: {e}");
@@ -140,7 +145,9 @@ fn serve(config: Config, opts: StartOptions, commands: CommandTable) -> i32 {
         (Ok(_), None) => unreachable!("workers start when the runtime does"),
     };
     let pidfile = config.pidfile.clone();
-    let srv = Server::new(config, opts.config_file.clone(), commands);
+    // A configuration read from stdin cannot be rewritten.
+    let config_file = opts.config_file.clone().filter(|f| f != "-");
+    let srv = Server::new(config, config_file, commands);
     let code = runtime.block_on(serve_async(srv, &opts, workers.clone()));
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

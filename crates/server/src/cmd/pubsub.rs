@@ -242,7 +242,7 @@ fn spublish(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 
 fn list_channels(ctx: &mut Ctx, argv: Argv, kind: Kind) -> CmdResult {
     if argv.len() > 3 {
-        return Err(subcommand_syntax_error(argv.get(0), argv.get(1)));
+        return Err(subcommand_syntax_error(argv));
     }
     let names = ctx.srv.pubsub.active(kind, argv.try_get(2));
     ctx.reply.bulks(names.iter().map(Vec::as_slice));

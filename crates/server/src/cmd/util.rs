@@ -33,10 +33,11 @@ pub fn validate_client_name(name: &[u8]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Replies to `<CMD> HELP`: a header, the given lines, and the HELP entry, as simple strings.
+/// Replies to `<CONTAINER> HELP` as Redis does: a usage line naming the command as the client
+/// typed it (upper-cased), the given lines, then the HELP entry itself, all as status replies.
 pub fn reply_help(reply: &mut rudis_resp::ReplyBuf, command: &[u8], lines: &[&str]) {
-    reply.array(lines.len() + 3);
     let name = String::from_utf8_lossy(command).to_ascii_uppercase();
+    reply.array(lines.len() + 3);
     reply.simple(&format!(
         "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     ));
@@ -48,10 +49,11 @@ pub fn reply_help(reply: &mut rudis_resp::ReplyBuf, command: &[u8], lines: &[&st
 }
 
 /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
-pub fn subcommand_syntax_error(command: &[u8], sub: &[u8]) -> CmdError {
+pub fn subcommand_syntax_error(argv: rudis_resp::Argv) -> CmdError {
+    let sub = argv.get(1);
     crate::err!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         String::from_utf8_lossy(&sub[..sub.len().min(128)]),
-        String::from_utf8_lossy(command).to_ascii_uppercase()
+        String::from_utf8_lossy(argv.get(0)).to_ascii_uppercase()
     )
 }

@@ -17,14 +17,26 @@ use super::spec::{flag, key_positions};
 use super::table::CmdEntry;
 use crate::keyspace::txn::{encode_command, Txn};
 use crate::server::client::{cflag, Client, Queued, ReplyMode};
-use crate::server::{unix_us, Server};
+use crate::server::{unix_ms, unix_us, Server};
 
 /// Runs one request from `client`, writing its reply into `reply`.
 pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<'_>) {
-    let entry = match resolve(srv, argv) {
+    let entry = match lookup(srv, argv) {
         Ok(e) => e,
         Err(e) => return reject(srv, client, reply, None, e),
     };
+    // Before running, so CLIENT LIST shows the command a client is executing.
+    client.info.last_cmd_id.store(entry.id, Ordering::Relaxed);
+    if !entry.spec.arity_ok(argv.len()) {
+        // Counted as a rejected call of the command (commandstats), as in Redis.
+        return reject(
+            srv,
+            client,
+            reply,
+            Some(entry),
+            wrong_arity(&entry.fullname),
+        );
+    }
     if let Err(e) = precheck(srv, client, entry) {
         return reject(srv, client, reply, Some(entry), e);
     }
@@ -36,8 +48,42 @@ pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<
     });
 }
 
+/// CLIENT PAUSE: true if this request must wait until the pause ends. Only requests the
+/// gate would run or queue are held (a rejected one gets its error at once, as in Redis);
+/// during a WRITE pause, only those that may write or replicate (EXEC by what it queued).
+/// Replicas are never held.
+pub fn held_by_pause(srv: &Server, client: &Client, argv: Argv<'_>) -> bool {
+    let until_ms = srv.state.paused_until_ms.load(Ordering::Acquire);
+    if until_ms == 0 || client.info.has_flag(cflag::REPLICA) || until_ms <= unix_ms() {
+        return false;
+    }
+    let Ok(entry) = resolve(srv, argv) else {
+        return false;
+    };
+    if precheck(srv, client, entry).is_err() {
+        return false;
+    }
+    if !srv.state.pause_writes_only.load(Ordering::Acquire) {
+        return true;
+    }
+    let mut flags = entry.spec.flags;
+    if is_exec(entry) {
+        flags |= queued_flags(srv, client);
+    }
+    flags & (flag::WRITE | flag::MAY_REPLICATE) != 0
+}
+
 /// Finds the command (or subcommand) and checks its arity.
 pub fn resolve<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
+    let entry = lookup(srv, argv)?;
+    if !entry.spec.arity_ok(argv.len()) {
+        return Err(wrong_arity(&entry.fullname));
+    }
+    Ok(entry)
+}
+
+/// Finds the command (or subcommand).
+fn lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
     let name = argv.get(0);
     let Some(mut entry) = srv.commands.lookup(name) else {
         return Err(unknown_command(argv));
@@ -53,9 +99,6 @@ pub fn resolve<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdE
                 ))
             }
         }
-    }
-    if !entry.spec.arity_ok(argv.len()) {
-        return Err(wrong_arity(&entry.fullname));
     }
     Ok(entry)
 }
@@ -191,10 +234,15 @@ fn queue(client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv
         argv: argv.iter().map(<[u8]>::to_vec).collect(),
         cmd_id: entry.id,
     });
-    client
-        .info
-        .multi_len
-        .store(queued.len() as i64, Ordering::Relaxed);
+    // Redis counts a queued command as its argument bytes plus a pointer per argument.
+    let mem = argv.total_bytes() + argv.len() * std::mem::size_of::<usize>();
+    let info = &client.info;
+    if queued.len() == 1 {
+        info.multi_mem_bytes.store(mem, Ordering::Relaxed);
+    } else {
+        info.multi_mem_bytes.fetch_add(mem, Ordering::Relaxed);
+    }
+    info.multi_len.store(queued.len() as i64, Ordering::Relaxed);
     reply.simple("QUEUED");
 }
 
@@ -259,7 +307,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
             txn
         }
     };
-    txn.replica = srv.state.replica.load(Ordering::Relaxed);
+    txn.replica = srv.keeps_expired_keys();
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     commit(srv, &mut txn, entry, argv, 0, false);
     drop(txn);
@@ -336,27 +384,32 @@ pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) {
 /// microseconds, as Redis's do.
 fn account(
     srv: &Server,
-    client: &Client,
+    client: &mut Client,
     entry: &CmdEntry,
     argv: Argv<'_>,
     started_us: i64,
     _failed: bool,
 ) {
+    let redacted = std::mem::take(&mut client.redacted_args);
     let usec = (unix_us() - started_us).max(0) as u64;
     srv.stats.command(entry.id, usec);
-    client.info.last_cmd_id.store(entry.id, Ordering::Relaxed);
     let cfg = srv.cfg();
+    if cfg.latency_tracking {
+        srv.stats.record_latency(entry.id, usec);
+    }
     let threshold = cfg.slowlog_log_slower_than;
     if threshold >= 0 && usec as i64 >= threshold && !entry.spec.has(flag::SKIP_SLOWLOG) {
         let name = client.info.name.lock().clone().unwrap_or_default();
         let peer = client.info.addr.clone();
-        srv.slowlog.push(
-            argv.iter().map(<[u8]>::to_vec),
-            usec,
-            peer,
-            name,
-            cfg.slowlog_max_len as usize,
-        );
+        let args = argv.iter().enumerate().map(|(i, a)| {
+            if redacted.contains(&i) {
+                b"(redacted)".to_vec()
+            } else {
+                a.to_vec()
+            }
+        });
+        srv.slowlog
+            .push(args, usec, peer, name, cfg.slowlog_max_len as usize);
     }
     let latency_ms = usec / 1000;
     if cfg.latency_monitor_threshold > 0 && latency_ms as i64 >= cfg.latency_monitor_threshold {
@@ -389,7 +442,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
     }
     let now_ms = unix_us() / 1000;
     let mut txn = open_exec_txn(srv, client, &queued, now_ms);
-    txn.replica = srv.state.replica.load(Ordering::Relaxed);
+    txn.replica = srv.keeps_expired_keys();
     if crate::cmd::transaction::watch_broken(srv, client, &mut txn) {
         drop(txn);
         crate::cmd::transaction::unwatch_all(srv, client);

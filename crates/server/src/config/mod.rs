@@ -10,6 +10,7 @@
 //! `yes`/`no`; memory sizes take `k`/`kb`/`m`/`mb`/`g`/`gb` units; enums are case-insensitive.
 
 pub mod load;
+pub mod rewrite;
 pub mod special;
 pub mod table;
 
@@ -157,11 +158,12 @@ impl Setting for bool {
 }
 
 /// Parses a memory size with Redis's units (`memtoull`): `b`, `k`=1000, `kb`=1024, `m`, `mb`,
-/// `g`, `gb`, case-insensitive.
+/// `g`, `gb`, case-insensitive. As in Redis, a sign is an error and missing digits read as 0
+/// (`""` and `"kb"` are 0).
 pub fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
     let digits_end = lower
-        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(lower.len());
     let (digits, unit) = lower.split_at(digits_end);
     let mul: i64 = match unit {
@@ -174,7 +176,11 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    let n: i64 = digits.parse().ok()?;
+    let n: i64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     n.checked_mul(mul)
 }
 
@@ -276,17 +282,27 @@ impl Setting for String {
                 if args.is_empty() {
                     return Err("wrong number of arguments".to_string());
                 }
-                let mut out = Vec::new();
+                let mut chosen = vec![false; words.len()];
                 for a in args {
                     let lower = a.to_ascii_lowercase();
-                    if !words.contains(&lower.as_str()) {
+                    let Some(i) = words.iter().position(|w| *w == lower) else {
                         return Err(format!(
                             "argument(s) must be one of the following: {}",
                             words.join(", ")
                         ));
-                    }
-                    out.push(lower);
+                    };
+                    chosen[i] = true;
                 }
+                // Several words make a set of flags (shutdown-on-sigint): Redis shows them in
+                // its table's order, and its first word, the empty set, only alone.
+                if chosen.iter().filter(|c| **c).count() > 1 {
+                    chosen[0] = false;
+                }
+                let out: Vec<&str> = words
+                    .iter()
+                    .zip(&chosen)
+                    .filter_map(|(w, c)| c.then_some(*w))
+                    .collect();
                 Ok(out.join(" "))
             }
             _ => Ok(one_arg(args)?.to_string()),
@@ -382,10 +398,23 @@ mod tests {
             .starts_with("argument(s) must be one of the following: debug"));
         c.set("maxmemory", &["1GB"]).unwrap();
         assert_eq!(c.maxmemory, 1 << 30);
+        assert_eq!(
+            c.set("maxmemory", &["-1"]).unwrap_err(),
+            "argument must be a memory value"
+        );
+        c.set("maxmemory", &[""]).unwrap();
+        assert_eq!(c.maxmemory, 0);
         c.set("save", &["900 1 300 10"]).unwrap();
         assert_eq!(c.get("save").unwrap(), "900 1 300 10");
         c.set("save", &[""]).unwrap();
         assert_eq!(c.get("save").unwrap(), "");
+        c.set("shutdown-on-sigint", &["FORCE now nosave now"])
+            .unwrap();
+        assert_eq!(c.get("shutdown-on-sigint").unwrap(), "nosave now force");
+        c.set("shutdown-on-sigint", &["default save"]).unwrap();
+        assert_eq!(c.get("shutdown-on-sigint").unwrap(), "save");
+        c.set("shutdown-on-sigint", &["default"]).unwrap();
+        assert_eq!(c.get("shutdown-on-sigint").unwrap(), "default");
     }
 
     #[test]

@@ -402,6 +402,13 @@ impl Setting for ReplicaOf {
     }
 }
 
+/// A percentile as Redis writes it: `%f`, then trailing zeros (and a bare point) dropped,
+/// so `99.9` is `99.9` and `50.0` is `50`.
+pub fn format_percentile(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// `latency-tracking-info-percentiles`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Percentiles(pub Vec<f64>);
@@ -438,11 +445,7 @@ impl Setting for Percentiles {
     fn render(&self, _: &Kind) -> String {
         self.0
             .iter()
-            .map(|p| {
-                let mut s = Vec::new();
-                rudis_resp::number::format_g(*p, 17, &mut s);
-                String::from_utf8_lossy(&s).into_owned()
-            })
+            .map(|p| format_percentile(*p))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -463,6 +466,14 @@ mod tests {
         assert_eq!(NotifyEvents::parse(&k, &["Kx$"]).unwrap().render(&k), "$xK");
         assert_eq!(NotifyEvents::parse(&k, &[""]).unwrap().render(&k), "");
         assert!(NotifyEvents::parse(&k, &["Q"]).is_err());
+    }
+
+    #[test]
+    fn percentiles_render_like_redis() {
+        let k = Kind::Special;
+        assert_eq!(Percentiles::default().render(&k), "50 99 99.9");
+        let p = Percentiles::parse(&k, &["0.0", "12.345", "100"]).unwrap();
+        assert_eq!(p.render(&k), "0 12.345 100");
     }
 
     #[test]

@@ -29,6 +29,12 @@ pub mod cflag {
     pub const NO_TOUCH: u64 = 1 << 12;
 }
 
+/// Memory a connection costs besides its buffers: its state on both sides.
+const CLIENT_STATE_BYTES: usize = std::mem::size_of::<ClientInfo>() + std::mem::size_of::<Client>();
+
+/// `last_cmd_id` of a client that has not run a command yet.
+pub const NO_COMMAND: usize = usize::MAX;
+
 /// The shared, observable side of a client.
 pub struct ClientInfo {
     pub id: u64,
@@ -39,7 +45,8 @@ pub struct ClientInfo {
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Option<Vec<u8>>>,
     pub db: AtomicUsize,
-    /// The command table id of the last command run, or `NO_COMMAND`.
+    /// The command table id of the command running or last run ([`NO_COMMAND`] before the
+    /// first). An id, not a name, so recording it costs no allocation per command.
     pub last_cmd_id: AtomicUsize,
     pub last_interaction_ms: AtomicI64,
     pub flags: AtomicU64,
@@ -52,6 +59,12 @@ pub struct ClientInfo {
     pub query_buf_bytes: AtomicUsize,
     pub query_buf_free_bytes: AtomicUsize,
     pub output_buf_bytes: AtomicUsize,
+    /// Bytes of argument data (plus a pointer per argument) queued in MULTI, as Redis counts
+    /// `multi-mem`. Meaningful only while `multi_len >= 0`.
+    pub multi_mem_bytes: AtomicUsize,
+    /// Capacity of the connection's reply buffer, and the largest batch of replies it held.
+    pub reply_buf_bytes: AtomicUsize,
+    pub reply_buf_peak_bytes: AtomicUsize,
     pub resp: AtomicUsize,
     pub user: Mutex<String>,
     /// Bytes other tasks queued for this client (messages, MONITOR output).
@@ -62,9 +75,6 @@ pub struct ClientInfo {
     pub kill: AtomicBool,
     pub wake: Signal,
 }
-
-/// `ClientInfo::last_cmd_id` before the first command.
-pub const NO_COMMAND: usize = usize::MAX;
 
 /// A lock-free wake-up for a connection task: other tasks set it, the connection waits on it
 /// alongside its socket. Waiting costs two atomic operations, cheaper than a `Notify`.
@@ -119,6 +129,9 @@ impl ClientInfo {
             query_buf_bytes: AtomicUsize::new(0),
             query_buf_free_bytes: AtomicUsize::new(0),
             output_buf_bytes: AtomicUsize::new(0),
+            multi_mem_bytes: AtomicUsize::new(0),
+            reply_buf_bytes: AtomicUsize::new(0),
+            reply_buf_peak_bytes: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
             user: Mutex::new("default".to_string()),
             outbox: Mutex::new(Vec::new()),
@@ -191,6 +204,72 @@ impl ClientInfo {
     pub fn is_killed(&self) -> bool {
         self.kill.load(Ordering::Acquire)
     }
+
+    /// Bytes queued for this client by other tasks and not written yet.
+    pub fn pending_output_bytes(&self) -> usize {
+        self.outbox.lock().len()
+    }
+
+    /// Memory this client costs: its state, query and reply buffers, queued MULTI commands
+    /// and pending output (CLIENT LIST `tot-mem` without the running command's arguments,
+    /// INFO `mem_clients_normal`).
+    pub fn memory_bytes(&self) -> usize {
+        let load = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        let multi = if self.multi_len.load(Ordering::Relaxed) >= 0 {
+            load(&self.multi_mem_bytes)
+        } else {
+            0
+        };
+        CLIENT_STATE_BYTES
+            + load(&self.query_buf_bytes)
+            + load(&self.query_buf_free_bytes)
+            + load(&self.reply_buf_bytes)
+            + multi
+            + self.pending_output_bytes()
+    }
+
+    /// The client's class, as CLIENT LIST TYPE and CLIENT KILL TYPE see it. A MONITOR client
+    /// counts as normal.
+    pub fn client_type(&self) -> ClientType {
+        let flags = self.flags.load(Ordering::Relaxed);
+        if flags & cflag::MASTER != 0 {
+            ClientType::Master
+        } else if flags & cflag::REPLICA != 0 && flags & cflag::MONITOR == 0 {
+            ClientType::Replica
+        } else if flags & cflag::PUBSUB != 0 {
+            ClientType::PubSub
+        } else {
+            ClientType::Normal
+        }
+    }
+}
+
+/// The class of a client (CLIENT LIST/KILL TYPE, output buffer limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    Replica,
+    PubSub,
+    Master,
+}
+
+impl ClientType {
+    /// Parses a class name as Redis does: `normal`, `slave` or `replica`, `pubsub`, `master`,
+    /// case-insensitively.
+    pub fn from_name(name: &[u8]) -> Option<ClientType> {
+        let is = |word: &str| name.eq_ignore_ascii_case(word.as_bytes());
+        if is("normal") {
+            Some(ClientType::Normal)
+        } else if is("slave") || is("replica") {
+            Some(ClientType::Replica)
+        } else if is("pubsub") {
+            Some(ClientType::PubSub)
+        } else if is("master") {
+            Some(ClientType::Master)
+        } else {
+            None
+        }
+    }
 }
 
 /// What CLIENT REPLY set.
@@ -243,6 +322,9 @@ pub struct Client {
     pub subscriptions: crate::pubsub::Subscriptions,
     /// The client may not block (scripts, MULTI replay); SUBSCRIBE is refused.
     pub deny_blocking: bool,
+    /// Indexes of the running command's arguments that must never be logged (passwords):
+    /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
+    pub redacted_args: Vec<usize>,
 }
 
 impl Client {
@@ -267,6 +349,7 @@ impl Client {
             is_master: false,
             subscriptions: Default::default(),
             deny_blocking: false,
+            redacted_args: Vec::new(),
         }
     }
 

@@ -2,6 +2,9 @@
 //! request, runs them in order and writes all their replies back in one write, so pipelined
 //! requests cost one read and one write per batch. Buffers are reused across batches.
 //!
+//! During a CLIENT PAUSE, a request the pause holds stays unparsed in the buffer while the
+//! task waits (asynchronously, holding no worker thread) for the pause to end or change.
+//!
 //! A protocol error gets Redis's `-ERR Protocol error: ...` reply and closes this connection
 //! only. The unparsed input is bounded by `client-query-buffer-limit`; nothing is allocated
 //! for lengths a client merely announces.
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use super::socket::ClientSocket;
 use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 
-use super::client::{Client, ClientInfo};
+use super::client::{cflag, Client, ClientInfo};
 use super::{unix_ms, Server};
 use crate::command::dispatch;
 
@@ -57,6 +60,8 @@ pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: Sock
         parser: RequestParser::new(),
         reply: ReplyBuf::new(),
     };
+    info.reply_buf_bytes
+        .store(conn.reply.capacity(), Ordering::Relaxed);
     if let Err(e) = conn.run(&srv, &mut client).await {
         tracing::debug!("client {id} closed: {e}");
     }
@@ -113,6 +118,14 @@ enum Closed {
     QueryBufferLimit,
 }
 
+/// How far [`Connection::process`] got through the buffered requests.
+enum Progress {
+    /// Every complete request ran.
+    Drained,
+    /// A request is held by CLIENT PAUSE; it and what follows stay buffered.
+    Paused,
+}
+
 impl std::fmt::Display for Closed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -139,7 +152,10 @@ impl Connection {
             limits.auth_required = !client.authenticated;
             let outcome = self.process(srv, client, &limits);
             self.flush(srv, client).await?;
-            outcome?;
+            if let Progress::Paused = outcome? {
+                self.wait_pause_change(srv, client).await?;
+                continue;
+            }
             if client.close_after_reply {
                 return Err(Closed::Quit);
             }
@@ -153,7 +169,7 @@ impl Connection {
         srv: &Server,
         client: &mut Client,
         limits: &rudis_resp::Limits,
-    ) -> Result<(), Closed> {
+    ) -> Result<Progress, Closed> {
         let mut limits = *limits;
         if self.start < self.input.len() {
             client
@@ -161,11 +177,17 @@ impl Connection {
                 .last_interaction_ms
                 .store(unix_ms(), Ordering::Relaxed);
         }
+        let mut progress = Progress::Drained;
         while self.start < self.input.len() && !client.close_after_reply {
             let buf = &self.input[self.start..];
             match self.parser.parse(buf, &limits) {
                 Ok(Parsed::Command(n)) => {
                     let argv = self.parser.argv(buf);
+                    if dispatch::held_by_pause(srv, client, argv) {
+                        // The parser is idle again: the request is parsed afresh later.
+                        progress = Progress::Paused;
+                        break;
+                    }
                     client
                         .info
                         .last_interaction_ms
@@ -190,6 +212,43 @@ impl Connection {
             }
         }
         self.compact();
+        self.note_query_buffer(client);
+        Ok(progress)
+    }
+
+    /// Publishes the query buffer's size for CLIENT LIST (`qbuf`, `qbuf-free`).
+    fn note_query_buffer(&self, client: &Client) {
+        let info = &client.info;
+        let unparsed = self.input.len() - self.start;
+        info.query_buf_bytes.store(unparsed, Ordering::Relaxed);
+        let free = self.input.capacity() - self.input.len();
+        info.query_buf_free_bytes.store(free, Ordering::Relaxed);
+    }
+
+    /// Waits, marked as blocked, until the pause ends or changes, or another task wakes this
+    /// client (delivering what it queued meanwhile).
+    async fn wait_pause_change(&mut self, srv: &Server, client: &Client) -> Result<(), Closed> {
+        client.info.set_flag(cflag::BLOCKED, true);
+        let changed = srv.state.pause_changed.notified();
+        tokio::pin!(changed);
+        // Registered before reading the pause state, so a change in between is not missed.
+        changed.as_mut().enable();
+        let until_ms = srv.state.paused_until_ms.load(Ordering::Acquire);
+        let left_ms = u64::try_from(until_ms - unix_ms()).unwrap_or(0);
+        tokio::select! {
+            _ = changed => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(left_ms)) => {}
+            _ = client.info.wake.wait() => {}
+        }
+        client.info.set_flag(cflag::BLOCKED, false);
+        if client.info.is_killed() {
+            return Err(Closed::Killed);
+        }
+        let pending = client.info.take_out();
+        if !pending.is_empty() {
+            srv.stats.add(|c| &c.net_output_bytes, pending.len() as u64);
+            self.write_interruptible(&pending, client).await?;
+        }
         Ok(())
     }
 
@@ -213,11 +272,19 @@ impl Connection {
         }
         srv.stats
             .add(|c| &c.net_output_bytes, self.reply.len() as u64);
+        srv.stats.add(|c| &c.io_writes, 1);
+        client
+            .info
+            .reply_buf_peak_bytes
+            .fetch_max(self.reply.len(), Ordering::Relaxed);
         let reply = self.reply.take();
         let result = self.write_interruptible(&reply, client).await;
         self.reply.restore(reply);
         self.reply.shrink();
-        client.info.output_buf_bytes.store(0, Ordering::Relaxed);
+        let info = &client.info;
+        info.reply_buf_bytes
+            .store(self.reply.capacity(), Ordering::Relaxed);
+        info.output_buf_bytes.store(0, Ordering::Relaxed);
         result
     }
 
@@ -273,11 +340,9 @@ impl Connection {
                 return Err(Closed::Eof);
             }
             srv.stats.add(|c| &c.net_input_bytes, n as u64);
+            srv.stats.add(|c| &c.io_reads, 1);
+            self.note_query_buffer(client);
             let unparsed = self.input.len() - self.start;
-            client
-                .info
-                .query_buf_bytes
-                .store(unparsed, Ordering::Relaxed);
             if unparsed as i64 > srv.cfg().client_query_buffer_limit {
                 tracing::warn!(
                     "Closing client that reached max query buffer length: id={} addr={}",

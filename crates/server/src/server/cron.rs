@@ -1,5 +1,6 @@
 //! The server cron: runs `hz` times a second (as Redis's `serverCron`). Each run expires keys
-//! actively, closes idle clients (`timeout`), and samples the instantaneous rates INFO shows.
+//! actively, closes idle clients (`timeout`), and samples the instantaneous rates and the
+//! memory peak INFO shows.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,8 +37,7 @@ pub async fn run(srv: Arc<Server>) {
 
 fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
     let now = unix_ms();
-    if srv.state.active_expire.load(Ordering::Relaxed) && !srv.state.replica.load(Ordering::Relaxed)
-    {
+    if srv.state.active_expire.load(Ordering::Relaxed) && !srv.keeps_expired_keys() {
         let budget = period * EXPIRE_CYCLE_PERCENT / 100;
         active_expire_cycle(&srv.keyspace, cursor, now, budget, |txn| {
             crate::command::dispatch::flush_effects(srv, txn, false);
@@ -45,6 +45,8 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
     }
     close_idle_clients(srv, now);
     sample_rates(srv, now);
+    srv.stats
+        .note_memory_used(super::memory::allocator_stats().allocated);
 }
 
 fn close_idle_clients(srv: &Server, now_ms: i64) {

@@ -86,6 +86,15 @@ fn verbosity_of(level: &Level) -> Verbosity {
 struct RedisLayer;
 
 impl<S: Subscriber> Layer<S> for RedisLayer {
+    /// The level can change at run time (CONFIG SET loglevel): ask [`Self::enabled`] every
+    /// time instead of letting tracing cache a call site's first answer.
+    fn register_callsite(
+        &self,
+        _metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
         verbosity_of(metadata.level()) as u8 >= VERBOSITY.load(Ordering::Relaxed)
     }

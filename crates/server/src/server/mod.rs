@@ -5,14 +5,19 @@
 //! - [`conn`]: the connection task: read, parse, dispatch, write.
 //! - [`listen`]: listening sockets and the accept loop.
 //! - [`cron`]: the periodic task (active expiry, idle timeouts, stats sampling).
-//! - [`stats`]: sharded counters for INFO.
+//! - [`stats`]: sharded counters for INFO, with [`histogram`] for per-command latencies.
+//! - [`memory`]: allocator and process memory figures for INFO memory.
+//! - [`replid`]: the replication ids and offsets INFO replication reports.
 //! - [`log`]: Redis-format logging through `tracing`.
 
 pub mod client;
 pub mod conn;
 pub mod cron;
+pub mod histogram;
 pub mod listen;
 pub mod log;
+pub mod memory;
+pub mod replid;
 pub mod slowlog;
 pub mod socket;
 pub mod stats;
@@ -72,6 +77,8 @@ pub struct RuntimeState {
     pub paused_until_ms: AtomicI64,
     /// CLIENT PAUSE WRITE (only writes pause) rather than ALL.
     pub pause_writes_only: AtomicBool,
+    /// Signalled when a pause starts, changes or ends, to wake held clients.
+    pub pause_changed: tokio::sync::Notify,
     /// The last background save failed (for `stop-writes-on-bgsave-error`).
     pub bgsave_failed: AtomicBool,
     /// Unix seconds of the last successful save.
@@ -95,6 +102,8 @@ pub struct Server {
     pub latency: LatencyMonitor,
     pub state: RuntimeState,
     pub run_id: String,
+    /// Replication ids and offsets.
+    pub repl: replid::ReplIds,
     pub started: Instant,
     pub started_unix_ms: i64,
     pub tcp_port: AtomicU64,
@@ -123,6 +132,7 @@ impl Server {
             latency: LatencyMonitor::default(),
             state: RuntimeState::default(),
             run_id: random_hex(40),
+            repl: replid::ReplIds::default(),
             started: Instant::now(),
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),
@@ -142,6 +152,14 @@ impl Server {
     pub fn set_config(&self, config: Config) {
         self.config.store(Arc::new(config));
         self.config_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// True while keys must not be deleted because they expired, only read as missing: on a
+    /// replica (its master's DELs do it), and during a CLIENT PAUSE (the dataset must not
+    /// change while writes are held).
+    pub fn keeps_expired_keys(&self) -> bool {
+        self.state.replica.load(Ordering::Relaxed)
+            || self.state.paused_until_ms.load(Ordering::Relaxed) > unix_ms()
     }
 
     /// True when clients must AUTH before running commands.

@@ -1,13 +1,17 @@
-//! Server statistics (INFO stats, commandstats, errorstats).
+//! Server statistics (INFO stats, commandstats, errorstats, latencystats).
 //!
 //! Counters are sharded: each thread adds to its own cache-line-aligned shard, so counting a
-//! command costs an uncontended atomic add, and INFO sums the shards.
+//! command costs an uncontended atomic add, and INFO sums the shards. Latency histograms are
+//! sharded the same way and allocated on a command's first timed call in each shard.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use parking_lot::Mutex;
+
+use super::histogram::{LatencyHistogram, BUCKETS};
 
 const SHARDS: usize = 16;
 
@@ -18,6 +22,8 @@ pub struct CmdCounters {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Durations of calls while `latency-tracking` is on.
+    pub latency: OnceLock<LatencyHistogram>,
 }
 
 /// Server-wide counters, one field per INFO stat.
@@ -56,6 +62,10 @@ pub struct Stats {
     errors: Mutex<HashMap<String, u64>>,
     /// Samples for `instantaneous_*` metrics.
     pub samples: Mutex<Samples>,
+    /// Highest `used_memory` seen (INFO memory `used_memory_peak`).
+    pub memory_peak_bytes: AtomicU64,
+    /// `used_memory` when the server was created (INFO memory `used_memory_startup`).
+    pub memory_startup_bytes: u64,
 }
 
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
@@ -77,6 +87,8 @@ impl Stats {
                 .collect(),
             errors: Mutex::new(HashMap::new()),
             samples: Mutex::new(Samples::default()),
+            memory_peak_bytes: AtomicU64::new(0),
+            memory_startup_bytes: super::memory::allocator_stats().allocated,
         }
     }
 
@@ -122,6 +134,35 @@ impl Stats {
         self.local().commands[id]
             .failed
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records the duration of a call in the command's latency histogram.
+    pub fn record_latency(&self, id: usize, usec: u64) {
+        self.local().commands[id]
+            .latency
+            .get_or_init(LatencyHistogram::default)
+            .record(usec);
+    }
+
+    /// A command's latency histogram summed over shards, or `None` if it has no samples
+    /// since the last reset.
+    pub fn latency_counts(&self, id: usize) -> Option<Box<[u64; BUCKETS]>> {
+        let mut counts = Box::new([0u64; BUCKETS]);
+        let mut any = false;
+        for s in self.shards.iter() {
+            if let Some(h) = s.commands[id].latency.get() {
+                h.add_to(&mut counts);
+                any = true;
+            }
+        }
+        (any && counts.iter().any(|&n| n != 0)).then_some(counts)
+    }
+
+    /// Raises the memory peak to `used_bytes` if higher; returns the peak.
+    pub fn note_memory_used(&self, used_bytes: u64) -> u64 {
+        self.memory_peak_bytes
+            .fetch_max(used_bytes, Ordering::Relaxed)
+            .max(used_bytes)
     }
 
     /// (calls, usec, rejected, failed) of a command, summed.
@@ -190,6 +231,9 @@ impl Stats {
                 cmd.usec.store(0, Ordering::Relaxed);
                 cmd.rejected.store(0, Ordering::Relaxed);
                 cmd.failed.store(0, Ordering::Relaxed);
+                if let Some(h) = cmd.latency.get() {
+                    h.reset();
+                }
             }
         }
         self.errors.lock().clear();

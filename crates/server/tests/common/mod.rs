@@ -66,10 +66,25 @@ impl ServerProcess {
     }
 
     pub fn start_binary(binary: &Path, args: &[&str]) -> ServerProcess {
+        Self::start_binary_with_config(binary, None, args)
+    }
+
+    /// Starts rudis-server reading the config file `config` (which must outlive the server),
+    /// then the usual options and `args`, which override the file.
+    pub fn start_with_config(config: &Path, args: &[&str]) -> ServerProcess {
+        Self::start_binary_with_config(&rudis_binary(), Some(config), args)
+    }
+
+    fn start_binary_with_config(
+        binary: &Path,
+        config: Option<&Path>,
+        args: &[&str],
+    ) -> ServerProcess {
         let dir = scratch_dir("srv");
         for _attempt in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(binary);
+            cmd.args(config);
             cmd.args([
                 "--port",
                 &port.to_string(),

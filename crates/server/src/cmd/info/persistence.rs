@@ -1,0 +1,128 @@
+//! INFO persistence and replication. Snapshots, the AOF and replication are not built yet:
+//! their fields report what a fresh Redis reports (no save in progress, statuses `ok`,
+//! durations -1, role master with no replicas), filled from real state where it exists
+//! (loading, changes since the last save, the last save time, the replication ids).
+
+use std::sync::atomic::Ordering;
+
+use super::{field, yes};
+use crate::server::Server;
+
+pub fn persistence(srv: &Server, out: &mut String) {
+    let state = &srv.state;
+    let loading = state.loading.load(Ordering::Relaxed);
+    let bgsave_failed = state.bgsave_failed.load(Ordering::Relaxed);
+    let aof_enabled = srv.cfg().appendonly;
+    field(out, "loading", yes(loading));
+    field(out, "async_loading", 0);
+    field(out, "current_cow_peak", 0);
+    field(out, "current_cow_size", 0);
+    field(out, "current_cow_size_age", 0);
+    field(out, "current_fork_perc", "0.00");
+    field(out, "current_save_keys_processed", 0);
+    field(out, "current_save_keys_total", 0);
+    field(
+        out,
+        "rdb_changes_since_last_save",
+        srv.stats.sum(|c| &c.dirty),
+    );
+    field(out, "rdb_bgsave_in_progress", 0);
+    field(
+        out,
+        "rdb_last_save_time",
+        state.lastsave_s.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "rdb_last_bgsave_status",
+        if bgsave_failed { "err" } else { "ok" },
+    );
+    field(out, "rdb_last_bgsave_time_sec", -1);
+    field(out, "rdb_current_bgsave_time_sec", -1);
+    field(out, "rdb_saves", 0);
+    field(out, "rdb_last_cow_size", 0);
+    field(out, "rdb_last_load_keys_expired", 0);
+    field(out, "rdb_last_load_keys_loaded", 0);
+    field(out, "aof_enabled", yes(aof_enabled));
+    field(out, "aof_rewrite_in_progress", 0);
+    field(out, "aof_rewrite_scheduled", 0);
+    field(out, "aof_last_rewrite_time_sec", -1);
+    field(out, "aof_current_rewrite_time_sec", -1);
+    field(out, "aof_last_bgrewrite_status", "ok");
+    field(out, "aof_rewrites", 0);
+    field(out, "aof_rewrites_consecutive_failures", 0);
+    field(out, "aof_last_write_status", "ok");
+    field(out, "aof_last_cow_size", 0);
+    field(out, "module_fork_in_progress", 0);
+    field(out, "module_fork_last_cow_size", 0);
+    if aof_enabled {
+        for name in [
+            "aof_current_size",
+            "aof_base_size",
+            "aof_pending_rewrite",
+            "aof_buffer_length",
+            "aof_pending_bio_fsync",
+            "aof_delayed_fsync",
+        ] {
+            field(out, name, 0);
+        }
+    }
+    if loading {
+        loading_progress(out);
+    }
+}
+
+/// The loading progress fields, shown while a dataset loads (the loader will fill them).
+fn loading_progress(out: &mut String) {
+    field(out, "loading_start_time", crate::server::unix_ms() / 1000);
+    field(out, "loading_total_bytes", 0);
+    field(out, "loading_rdb_used_mem", 0);
+    field(out, "loading_loaded_bytes", 0);
+    field(out, "loading_loaded_perc", "0.00");
+    field(out, "loading_eta_seconds", 1);
+}
+
+pub fn replication(srv: &Server, out: &mut String) {
+    let cfg = srv.cfg();
+    match &cfg.replicaof.0 {
+        None => field(out, "role", "master"),
+        Some((host, port)) => {
+            field(out, "role", "slave");
+            field(out, "master_host", host);
+            field(out, "master_port", port);
+            // Until replication connects: link down, never heard from the master.
+            field(out, "master_link_status", "down");
+            field(out, "master_last_io_seconds_ago", -1);
+            field(out, "master_sync_in_progress", 0);
+            field(out, "slave_read_repl_offset", 1);
+            field(out, "slave_repl_offset", 1);
+            field(out, "master_link_down_since_seconds", -1);
+            field(out, "slave_priority", cfg.replica_priority);
+            field(out, "slave_read_only", yes(cfg.replica_read_only));
+            field(out, "replica_announced", yes(cfg.replica_announced));
+        }
+    }
+    field(out, "connected_slaves", 0);
+    if cfg.min_replicas_to_write != 0 && cfg.min_replicas_max_lag != 0 {
+        field(out, "min_slaves_good_slaves", 0);
+    }
+    let repl = &srv.repl;
+    let (replid, replid2) = repl.ids();
+    field(out, "master_failover_state", "no-failover");
+    field(out, "master_replid", replid);
+    field(out, "master_replid2", replid2);
+    field(
+        out,
+        "master_repl_offset",
+        repl.master_repl_offset.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "second_repl_offset",
+        repl.second_repl_offset.load(Ordering::Relaxed),
+    );
+    field(out, "repl_backlog_active", 0);
+    field(out, "repl_backlog_size", cfg.repl_backlog_size);
+    field(out, "repl_backlog_first_byte_offset", 0);
+    field(out, "repl_backlog_histlen", 0);
+}
