@@ -193,6 +193,7 @@ async fn serve_async(srv: Arc<Server>, opts: &StartOptions) -> i32 {
     tokio::spawn(crate::server::cron::run(srv.clone()));
     tokio::spawn(watch_signals(srv.clone()));
     drop(cfg);
+    crate::server::memory::record_startup();
     log::write_line(Verbosity::Notice, "Ready to accept connections tcp");
     let mut shutdown = srv.shutdown_requested();
     while shutdown.borrow().is_none() {
@@ -224,8 +225,52 @@ async fn watch_signals(srv: Arc<Server>) {
     srv.request_shutdown(ShutdownRequest::default());
 }
 
-fn finish_shutdown(_srv: &Server, _request: ShutdownRequest) -> i32 {
+/// The last steps before exiting (SHUTDOWN or a signal): the final save if one is due, then
+/// the farewell. Returns the exit status.
+fn finish_shutdown(srv: &Server, request: ShutdownRequest) -> i32 {
     log::write_line(Verbosity::Warning, "User requested shutdown...");
+    if save_due(srv, request) {
+        log::write_line(
+            Verbosity::Notice,
+            "Saving the final RDB snapshot before exiting.",
+        );
+        if let Err(e) = save_before_exit(srv) {
+            if request.force {
+                log::write_line(
+                    Verbosity::Warning,
+                    &format!("Error trying to save the DB ({e}). Exit anyway."),
+                );
+            } else {
+                // Redis keeps serving when it cannot save. Here the listeners and the cron
+                // have already stopped, so the server exits, reporting the failure.
+                log::write_line(
+                    Verbosity::Warning,
+                    &format!("Error trying to save the DB ({e}), can't save before exiting."),
+                );
+                log::write_line(
+                    Verbosity::Warning,
+                    "Errors trying to shut down the server. Check the logs for more information.",
+                );
+                return 1;
+            }
+        }
+    }
     log::write_line(Verbosity::Warning, "Rudis is now ready to exit, bye bye...");
     0
+}
+
+/// A final save is due when SHUTDOWN SAVE asks for one, or when save points are configured
+/// and SHUTDOWN NOSAVE did not rule it out.
+fn save_due(srv: &Server, request: ShutdownRequest) -> bool {
+    match request.save {
+        Some(save) => save,
+        None => !srv.cfg().save.0.is_empty(),
+    }
+}
+
+/// THE HOOK for the final snapshot. Persistence fills this in (a synchronous RDB save to
+/// `dir`/`dbfilename`, and the AOF flush and fsync when `appendonly` is on). Until then
+/// there is nothing to write, and so nothing that can fail.
+fn save_before_exit(_srv: &Server) -> Result<(), String> {
+    Ok(())
 }

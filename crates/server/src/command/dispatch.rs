@@ -1,11 +1,12 @@
 //! The dispatch gate: the one path from a parsed request to a handler.
 //!
 //! In Redis's order: look the command up (unknown command, unknown subcommand, arity), then
-//! check authentication, MULTI restrictions, read-only replica, the RESP2 pub/sub context,
-//! loading; queue it if the client is in MULTI; otherwise open a [`Txn`], lock the shards of
-//! its keys in ascending slot order, run the handler, commit its effects (propagation,
-//! keyspace events) while still holding the locks, and account for it (commandstats,
-//! errorstats, slowlog, latency monitor).
+//! check authentication, MULTI restrictions, read-only replica, replicas and monitors
+//! touching keys, the RESP2 pub/sub context, loading; queue it if the client is in MULTI;
+//! otherwise open a [`Txn`], lock the shards of its keys in ascending slot order, run the
+//! handler, commit its effects (propagation, keyspace events) while still holding the locks,
+//! and account for it (commandstats, errorstats, latency histogram, slowlog, latency monitor,
+//! MONITOR feed).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -100,6 +101,10 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
         if srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only {
             return Err("READONLY You can't write against a read only replica.".into());
         }
+    }
+    let touches_keys = spec.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0;
+    if touches_keys && client.info.has_flag(cflag::MONITOR | cflag::REPLICA) {
+        return Err("ERR Replica can't interact with the keyspace".into());
     }
     if client.info.has_flag(cflag::PUBSUB) && !client.info.resp_is_3() && !allowed_in_pubsub(entry)
     {
@@ -333,7 +338,7 @@ pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) {
     srv.publish_events(&fx.events);
 }
 
-/// Commandstats, slowlog and latency monitor for one call.
+/// Commandstats, latency histogram, slowlog, latency monitor and MONITOR feed for one call.
 fn account(
     srv: &Server,
     client: &Client,
@@ -342,10 +347,15 @@ fn account(
     started: Instant,
     _failed: bool,
 ) {
-    let usec = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    let usec = elapsed.as_micros() as u64;
     srv.stats.command(entry.id, usec);
     *client.info.last_cmd.lock() = entry.fullname.clone();
     let cfg = srv.cfg();
+    if cfg.latency_tracking {
+        srv.stats
+            .record_latency(entry.id, elapsed.as_nanos() as u64);
+    }
     let threshold = cfg.slowlog_log_slower_than;
     if threshold >= 0 && usec as i64 >= threshold && !entry.spec.has(flag::SKIP_SLOWLOG) {
         let name = client.info.name.lock().clone().unwrap_or_default();
@@ -366,6 +376,11 @@ fn account(
             "command"
         };
         srv.latency.add(event, latency_ms);
+    }
+    // Administrative commands are not shown: their arguments may be secrets.
+    let hidden = entry.spec.has(flag::SKIP_MONITOR | flag::ADMIN);
+    if srv.monitors.is_active() && !hidden && !srv.state.loading.load(Ordering::Relaxed) {
+        srv.monitors.feed(client.db, &client.info.addr, argv.iter());
     }
 }
 

@@ -35,6 +35,9 @@ pub async fn run(srv: Arc<Server>) {
 }
 
 fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
+    if srv.state.pause_cron.load(Ordering::Relaxed) {
+        return;
+    }
     let now = unix_ms();
     if srv.state.active_expire.load(Ordering::Relaxed) && !srv.state.replica.load(Ordering::Relaxed)
     {

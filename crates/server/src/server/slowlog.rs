@@ -121,7 +121,8 @@ impl LatencyMonitor {
         }
     }
 
-    /// Resets the named events (all if empty); returns how many were reset.
+    /// Resets the named events (all if empty; names match case-insensitively); returns how
+    /// many were reset.
     pub fn reset(&self, names: &[&[u8]]) -> usize {
         let mut events = self.events.lock();
         if names.is_empty() {
@@ -129,10 +130,13 @@ impl LatencyMonitor {
             events.clear();
             return n;
         }
-        names
-            .iter()
-            .filter(|n| events.remove(String::from_utf8_lossy(n).as_ref()).is_some())
-            .count()
+        let before = events.len();
+        events.retain(|event, _| {
+            !names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(event.as_bytes()))
+        });
+        before - events.len()
     }
 
     pub fn with_events<R>(&self, f: impl FnOnce(&BTreeMap<String, LatencyEvent>) -> R) -> R {

@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 
@@ -18,6 +19,32 @@ pub struct CmdCounters {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Latency histogram (LATENCY HISTOGRAM), allocated on the command's first call.
+    latency: OnceLock<Box<[AtomicU64; LATENCY_BUCKETS]>>,
+}
+
+/// Buckets of a command's latency histogram. Bucket `k` holds the calls that took more than
+/// the bound of bucket `k - 1` and at most about 1024·2^k ns (see [`latency_bucket_bound_ns`]),
+/// so the last one, `k = 20`, ends past the one second all latencies are capped at.
+pub const LATENCY_BUCKETS: usize = 21;
+
+/// The upper bound of latency bucket `k` in nanoseconds: 1024·2^k plus the rounding Redis's
+/// two-significant-digit histogram adds, so bucket bounds (and the microsecond labels
+/// LATENCY HISTOGRAM prints, 1, 2, 4, 8, 16, 33, 66...) match Redis's.
+pub fn latency_bucket_bound_ns(k: usize) -> u64 {
+    (1u64 << (k + 10)) + (1u64 << (k + 3)) - 1
+}
+
+/// The bucket of a latency.
+fn latency_bucket(ns: u64) -> usize {
+    let ns = ns.clamp(1, 1_000_000_000);
+    let bits = (64 - (ns - 1).leading_zeros()) as usize;
+    let k = bits.saturating_sub(10).min(LATENCY_BUCKETS - 1);
+    if k > 0 && ns <= latency_bucket_bound_ns(k - 1) {
+        k - 1
+    } else {
+        k
+    }
 }
 
 /// Server-wide counters, one field per INFO stat.
@@ -118,6 +145,27 @@ impl Stats {
             .fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records how long a call of command `id` took, for LATENCY HISTOGRAM.
+    pub fn record_latency(&self, id: usize, ns: u64) {
+        let buckets = self.local().commands[id]
+            .latency
+            .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        buckets[latency_bucket(ns)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The latency histogram of command `id` (calls per bucket), if it recorded any.
+    pub fn latency_histogram(&self, id: usize) -> Option<[u64; LATENCY_BUCKETS]> {
+        let mut sum = [0u64; LATENCY_BUCKETS];
+        for s in self.shards.iter() {
+            if let Some(buckets) = s.commands[id].latency.get() {
+                for (total, b) in sum.iter_mut().zip(buckets.iter()) {
+                    *total += b.load(Ordering::Relaxed);
+                }
+            }
+        }
+        sum.iter().any(|&n| n > 0).then_some(sum)
+    }
+
     pub fn command_failed(&self, id: usize) {
         self.local().commands[id]
             .failed
@@ -190,6 +238,9 @@ impl Stats {
                 cmd.usec.store(0, Ordering::Relaxed);
                 cmd.rejected.store(0, Ordering::Relaxed);
                 cmd.failed.store(0, Ordering::Relaxed);
+                if let Some(buckets) = cmd.latency.get() {
+                    buckets.iter().for_each(|b| b.store(0, Ordering::Relaxed));
+                }
             }
         }
         self.errors.lock().clear();
@@ -223,5 +274,35 @@ impl Ring {
 
     pub fn mean(&self) -> f64 {
         self.values.iter().sum::<f64>() / self.values.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_buckets_match_redis_labels() {
+        let labels_us: Vec<u64> = (0..8).map(|k| latency_bucket_bound_ns(k) / 1000).collect();
+        assert_eq!(labels_us, [1, 2, 4, 8, 16, 33, 66, 132]);
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(1031), 0);
+        assert_eq!(latency_bucket(1032), 1);
+        assert_eq!(latency_bucket(2063), 1);
+        assert_eq!(latency_bucket(2064), 2);
+        assert_eq!(latency_bucket(u64::MAX), LATENCY_BUCKETS - 1);
+    }
+
+    #[test]
+    fn histograms_sum_and_reset() {
+        let stats = Stats::new(2);
+        assert_eq!(stats.latency_histogram(1), None);
+        stats.record_latency(1, 3_000);
+        stats.record_latency(1, 3_500);
+        let h = stats.latency_histogram(1).unwrap();
+        assert_eq!(h[2], 2);
+        assert_eq!(h.iter().sum::<u64>(), 2);
+        stats.reset();
+        assert_eq!(stats.latency_histogram(1), None);
     }
 }
