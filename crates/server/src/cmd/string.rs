@@ -28,7 +28,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("set", -3, set)
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(S)
-        .keys(&[KeySpec::one(1, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE | keyflag::VARIABLE_FLAGS)])
+        .keys(&[KeySpec::one(1, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE | keyflag::VARIABLE_FLAGS).notes("RW and ACCESS due to the optional `GET` argument")])
         .doc("string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "1.0.0", "O(1)"),
     CommandSpec::new("setnx", 3, setnx)
         .flags(flag::WRITE | flag::DENYOOM | flag::FAST)
@@ -86,7 +86,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(S)
         .keys(&[KeySpec::range(1, -1, 2, keyflag::OW | keyflag::INSERT)])
-        .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
         .doc("string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "1.0.1", "O(N) where N is the number of keys to set."),
 ];
 
