@@ -11,6 +11,7 @@
 //! Redis versions) and JMAP (an old one) are accepted.
 
 mod digest;
+mod mallctl;
 mod object;
 mod populate;
 mod protocol;
@@ -22,7 +23,7 @@ use rudis_resp::Argv;
 
 use super::admin::{reply_help, subcommand_syntax_error};
 use super::util::is;
-use crate::command::error::{CmdError, NOT_INTEGER, SYNTAX};
+use crate::command::error::{CmdError, NOT_INTEGER};
 use crate::command::spec::{flag, CommandSpec};
 use crate::command::{CmdResult, Ctx};
 use crate::server::log::{self, Verbosity};
@@ -109,8 +110,8 @@ static SUBCOMMANDS: &[(&str, Args, SubHandler)] = &[
     ("replybuffer", Args::Exactly(4), replybuffer),
     ("stringmatch-test", Args::Exactly(2), stringmatch_test),
     ("stringmatch-len", Args::Exactly(2), stringmatch_test),
-    ("mallctl", Args::AtLeast(3), mallctl),
-    ("mallctl-str", Args::AtLeast(3), mallctl_str),
+    ("mallctl", Args::AtLeast(3), mallctl::mallctl),
+    ("mallctl-str", Args::AtLeast(3), mallctl::mallctl_str),
     (
         "drop-cluster-packet-filter",
         Args::Exactly(3),
@@ -366,71 +367,6 @@ fn stringmatch_test(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     Ok(())
 }
 
-/// DEBUG MALLCTL name [value]: reads (and sets) a jemalloc integer setting, replying with
-/// the value it had.
-fn mallctl(ctx: &mut Ctx, argv: Argv) -> CmdResult {
-    use tikv_jemalloc_ctl::raw;
-    let name = nul_terminated(argv.get(2));
-    let new = match argv.try_get(3) {
-        Some(v) => Some(rudis_resp::number::parse_i64(v).ok_or(NOT_INTEGER)?),
-        None => None,
-    };
-    // SAFETY: `name` is NUL-terminated; settings are read at the width they declare, tried
-    // from widest down, as jemalloc rejects a mismatched size.
-    let old = unsafe {
-        raw::read::<i64>(&name)
-            .map(|v| (v, 8))
-            .or_else(|_| raw::read::<i32>(&name).map(|v| (i64::from(v), 4)))
-            .or_else(|_| raw::read::<u8>(&name).map(|v| (i64::from(v), 1)))
-    };
-    let Ok((old, width)) = old else {
-        return Err(crate::err!("ERR {}", mallctl_failure(argv.get(2))));
-    };
-    if let Some(v) = new {
-        // SAFETY: written at the width the read succeeded with.
-        let written = unsafe {
-            match width {
-                8 => raw::write::<i64>(&name, v),
-                4 => raw::write::<i32>(&name, v as i32),
-                _ => raw::write::<u8>(&name, v as u8),
-            }
-        };
-        if written.is_err() {
-            return Err(crate::err!("ERR {}", mallctl_failure(argv.get(2))));
-        }
-    }
-    ctx.reply.int(old);
-    Ok(())
-}
-
-/// DEBUG MALLCTL-STR name: reads a jemalloc string setting.
-fn mallctl_str(ctx: &mut Ctx, argv: Argv) -> CmdResult {
-    let name = nul_terminated(argv.get(2));
-    if argv.len() > 3 {
-        // jemalloc keeps the pointer it is given; setting strings is not supported.
-        return Err(SYNTAX);
-    }
-    // SAFETY: `name` is NUL-terminated; the setting is read as the string it declares.
-    match unsafe { tikv_jemalloc_ctl::raw::read_str(&name) } {
-        Ok(v) => {
-            let text = v.strip_suffix(b"\0").unwrap_or(v);
-            ctx.reply.bulk(text);
-            Ok(())
-        }
-        Err(_) => Err(crate::err!("ERR {}", mallctl_failure(argv.get(2)))),
-    }
-}
-
-fn nul_terminated(name: &[u8]) -> Vec<u8> {
-    let mut v: Vec<u8> = name.iter().copied().filter(|&c| c != 0).collect();
-    v.push(0);
-    v
-}
-
-fn mallctl_failure(name: &[u8]) -> String {
-    format!("mallctl of {} failed", String::from_utf8_lossy(name))
-}
-
 /// DEBUG DROP-CLUSTER-PACKET-FILTER type: cluster bus testing; the bus is not built yet, so
 /// the filter only has to parse.
 fn drop_cluster_packet_filter(ctx: &mut Ctx, argv: Argv) -> CmdResult {
@@ -480,8 +416,10 @@ fn restart(_ctx: &mut Ctx, argv: Argv) -> CmdResult {
 /// DEBUG SEGFAULT: crashes the server with SIGSEGV (crash report tests).
 fn segfault(_ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     log::write_line(Verbosity::Warning, "DEBUG SEGFAULT: crashing on request");
-    // SAFETY: raising a signal on our own process; it is the point of the command.
+    // SAFETY: signals on our own process; crashing is the point of the command. The
+    // runtime's stack-overflow handler would swallow a raised SIGSEGV, so it goes first.
     unsafe {
+        libc::signal(libc::SIGSEGV, libc::SIG_DFL);
         libc::raise(libc::SIGSEGV);
     }
     Ok(())
@@ -539,8 +477,8 @@ const HELP: &[&str] = &[
     "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "MALLCTL <key> [<val>]",
     "    Get or set a malloc tuning integer.",
-    "MALLCTL-STR <key>",
-    "    Get a malloc tuning string.",
+    "MALLCTL-STR <key> [<val>]",
+    "    Get or set a malloc tuning string.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "DROP-CLUSTER-PACKET-FILTER <packet-type>",

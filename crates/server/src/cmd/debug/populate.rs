@@ -4,7 +4,7 @@
 use rudis_resp::number::parse_i64;
 use rudis_resp::Argv;
 
-use crate::command::error::{NOT_INTEGER, NOT_POSITIVE};
+use crate::command::error::NOT_POSITIVE;
 use crate::command::{CmdResult, Ctx};
 use crate::keyspace::txn::Lookup;
 use crate::keyspace::Value;
@@ -40,13 +40,10 @@ pub fn populate(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     Ok(())
 }
 
-/// A non-negative count (Redis's "positive" includes zero).
+/// A non-negative count (Redis's "positive" includes zero); anything else, a non-number
+/// included, is "out of range, must be positive".
 fn positive(arg: &[u8]) -> Result<i64, crate::command::CmdError> {
-    let n = parse_i64(arg).ok_or(NOT_INTEGER)?;
-    if n < 0 {
-        return Err(NOT_POSITIVE);
-    }
-    Ok(n)
+    parse_i64(arg).filter(|&n| n >= 0).ok_or(NOT_POSITIVE)
 }
 
 fn value_bytes(n: i64, size: Option<usize>) -> Vec<u8> {
