@@ -135,7 +135,7 @@ fn info(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     for name in argv.iter().skip(2) {
         match lookup_by_fullname(table, name) {
             Some(entry) => render::info(ctx.reply, table, entry),
-            None => ctx.reply.null_array(),
+            None => ctx.reply.null(),
         }
     }
     Ok(())
