@@ -42,9 +42,13 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
     if srv.state.active_expire.load(Ordering::Relaxed) && !srv.state.replica.load(Ordering::Relaxed)
     {
         let budget = period * EXPIRE_CYCLE_PERCENT / 100;
+        let started = std::time::Instant::now();
         active_expire_cycle(&srv.keyspace, cursor, now, budget, |txn| {
             crate::command::dispatch::flush_effects(srv, txn, false);
         });
+        let threshold_ms = srv.cfg().latency_monitor_threshold;
+        srv.latency
+            .add_if_over("expire-cycle", started.elapsed(), threshold_ms);
     }
     close_idle_clients(srv, now);
     sample_rates(srv, now);
