@@ -412,6 +412,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         return;
     }
     reply.array(queued.len());
+    let deny_blocking_before = std::mem::replace(&mut client.deny_blocking, true);
     let mut base = Vec::new();
     let mut ranges = Vec::new();
     for q in &queued {
@@ -431,6 +432,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         commit(srv, &mut txn, entry, argv, dirty_before, true);
         account(srv, client, entry, argv, t0, failed);
     }
+    client.deny_blocking = deny_blocking_before;
     flush_effects(srv, &mut txn, true);
     drop(txn);
     crate::cmd::transaction::unwatch_all(srv, client);

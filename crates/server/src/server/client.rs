@@ -176,6 +176,9 @@ pub struct Client {
     pub is_local: bool,
     /// This connection is our master's replication link.
     pub is_master: bool,
+    /// The client cannot block right now (its commands run inside EXEC): blocking commands
+    /// must answer at once, and MONITOR refuses (Redis's CLIENT_DENY_BLOCKING).
+    pub deny_blocking: bool,
 }
 
 impl Client {
@@ -198,6 +201,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             is_local,
             is_master: false,
+            deny_blocking: false,
         }
     }
 
