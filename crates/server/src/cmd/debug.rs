@@ -139,6 +139,15 @@ fn debug(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     }
 }
 
+/// Before walking the keyspace slot by slot (locking each shard alone): drops the shard
+/// locks this transaction took for earlier commands of the same EXEC, which the walk would
+/// otherwise wait on forever. Safe because DEBUG runs holding the keyspace gate exclusively:
+/// nobody else can take a shard meanwhile.
+pub(crate) fn release_for_walk(ctx: &mut Ctx) {
+    debug_assert!(ctx.txn.is_exclusive(), "DEBUG runs with the keyspace held");
+    ctx.txn.release_shards();
+}
+
 /// Redis reads these switches with `atoi`: leading digits, anything else is 0.
 fn atoi(arg: &[u8]) -> i64 {
     let text = String::from_utf8_lossy(arg);
@@ -260,6 +269,7 @@ fn replybuffer(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 
 /// DEBUG DIGEST
 fn digest(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
+    release_for_walk(ctx);
     let d = dataset_digest(ctx.txn.keyspace());
     ctx.reply.simple(&digest::hex(&d));
     Ok(())

@@ -23,7 +23,7 @@ const ALL_SHARDS_SPECIAL: &[&str] = &[
 
 pub static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("doctor", 2, doctor)
-        .flags(flag::NO_KEYSPACE)
+        .flags(flag::WALKS_SLOTS)
         .tips(ALL_SHARDS_SPECIAL)
         .doc("server", "Outputs memory problems report", "4.0.0", "O(1)"),
     CommandSpec::new("help", 2, help)
@@ -53,7 +53,7 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
             "Depends on how much memory is allocated, could be slow",
         ),
     CommandSpec::new("stats", 2, stats)
-        .flags(flag::NO_KEYSPACE)
+        .flags(flag::WALKS_SLOTS)
         .tips(ALL_SHARDS_SPECIAL)
         .doc("server", "Show memory usage details", "4.0.0", "O(1)"),
     CommandSpec::new("usage", -3, usage)
@@ -106,7 +106,7 @@ pub fn key_usage_bytes(entry: &KeyEntry) -> usize {
 
 /// MEMORY STATS
 fn stats(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
-    let o = Overview::measure(ctx.srv);
+    let o = Overview::measure(ctx);
     let a = o.alloc;
     let r = &mut *ctx.reply;
     r.map(27 + o.dbs.len());
@@ -209,7 +209,12 @@ struct DbOverhead {
 }
 
 impl Overview {
-    fn measure(srv: &Server) -> Self {
+    /// Takes the measures. Walks every slot of the non-empty databases, one shard lock at a
+    /// time: the command is declared `WALKS_SLOTS`, so it holds no shard (or, inside EXEC,
+    /// holds the keyspace exclusively and may drop the shards earlier commands locked).
+    fn measure(ctx: &mut Ctx) -> Self {
+        ctx.txn.release_shards();
+        let srv = ctx.srv;
         let alloc = AllocatorStats::read();
         let clients = srv
             .clients
@@ -266,7 +271,7 @@ fn db_overhead(srv: &Server, index: usize) -> DbOverhead {
 
 /// MEMORY DOCTOR
 fn doctor(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
-    let report = doctor_report(&Overview::measure(ctx.srv));
+    let report = doctor_report(&Overview::measure(ctx));
     ctx.reply.verbatim("txt", report.as_bytes());
     Ok(())
 }

@@ -230,6 +230,7 @@ pub fn htstats(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let Some(db) = usize::try_from(index).ok().filter(|&i| i < ks.db_count()) else {
         return Err("ERR Out of range database".into());
     };
+    super::release_for_walk(ctx);
     let (mut main, mut expires) = (TableStats::default(), TableStats::default());
     for slot in 0..crate::keyspace::slot::SLOTS as u16 {
         if let Some(shard) = ks.db(db).shard_if_allocated(slot) {
