@@ -230,10 +230,6 @@ async fn watch_signals(srv: Arc<Server>) {
 fn finish_shutdown(srv: &Server, request: ShutdownRequest) -> i32 {
     log::write_line(Verbosity::Warning, "User requested shutdown...");
     if save_due(srv, request) {
-        log::write_line(
-            Verbosity::Notice,
-            "Saving the final RDB snapshot before exiting.",
-        );
         if let Err(e) = save_before_exit(srv) {
             if request.force {
                 log::write_line(
@@ -268,9 +264,14 @@ fn save_due(srv: &Server, request: ShutdownRequest) -> bool {
     }
 }
 
-/// THE HOOK for the final snapshot. Persistence fills this in (a synchronous RDB save to
-/// `dir`/`dbfilename`, and the AOF flush and fsync when `appendonly` is on). Until then
-/// there is nothing to write, and so nothing that can fail.
+/// THE HOOK for the final snapshot. Persistence fills this in: log "Saving the final RDB
+/// snapshot before exiting.", save synchronously to `dir`/`dbfilename`, and flush and fsync
+/// the AOF when `appendonly` is on. Until then there is nothing that can be written, and so
+/// nothing that can fail.
 fn save_before_exit(_srv: &Server) -> Result<(), String> {
+    log::write_line(
+        Verbosity::Warning,
+        "No RDB snapshot written before exiting: this server has no persistence yet.",
+    );
     Ok(())
 }
