@@ -275,3 +275,30 @@ fn save_before_exit(_srv: &Server) -> Result<(), String> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(save_points: bool) -> Arc<Server> {
+        let mut config = Config::default();
+        if !save_points {
+            config.save.0.clear();
+        }
+        Server::new(config, None, CommandTable::new([]))
+    }
+
+    #[test]
+    fn final_save_is_due_as_shutdown_and_config_say() {
+        let request = |save| ShutdownRequest {
+            save,
+            ..ShutdownRequest::default()
+        };
+        let configured = server(true);
+        assert!(save_due(&configured, request(None)));
+        assert!(!save_due(&configured, request(Some(false))));
+        let unconfigured = server(false);
+        assert!(!save_due(&unconfigured, request(None)));
+        assert!(save_due(&unconfigured, request(Some(true))));
+    }
+}
