@@ -47,6 +47,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 | flag::ALLOW_BUSY
                 | flag::NO_KEYSPACE,
         )
+        .history(&[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")])
         .doc(
             "server",
             "Synchronously save the dataset to disk and then shut down the server",

@@ -40,6 +40,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("debug", -2, debug)
             | flag::PROTECTED
             | flag::EXCLUSIVE,
     )
+    .syscmd()
     .doc(
         "server",
         "A container for debugging commands",

@@ -86,6 +86,10 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         .flags(F)
         .acl(acl::CONNECTION)
         .tips(UNORDERED)
+        .history(&[(
+            "7.0.0",
+            "Allowed to be called with no argument to get info on all commands.",
+        )])
         .doc(
             "server",
             "Get array of specific Redis command details, or all when no argument is given.",

@@ -300,6 +300,21 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub complexity: &'static str,
     pub tips: &'static [&'static str],
+    /// COMMAND DOCS's `doc_flags` ([`docflag`] bits).
+    pub doc_flags: u8,
+    /// The version that deprecated the command, and what replaces it (COMMAND DOCS).
+    pub deprecated_since: &'static str,
+    pub replaced_by: &'static str,
+    /// (version, change) pairs (COMMAND DOCS `history`).
+    pub history: &'static [(&'static str, &'static str)],
+}
+
+/// COMMAND DOCS's documentation flags.
+pub mod docflag {
+    pub const DEPRECATED: u8 = 1 << 0;
+    pub const SYSCMD: u8 = 1 << 1;
+
+    pub const NAMES: &[(u8, &str)] = &[(DEPRECATED, "deprecated"), (SYSCMD, "syscmd")];
 }
 
 impl CommandSpec {
@@ -318,6 +333,10 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "",
             tips: &[],
+            doc_flags: 0,
+            deprecated_since: "",
+            replaced_by: "",
+            history: &[],
         }
     }
 
@@ -363,6 +382,26 @@ impl CommandSpec {
         self.summary = summary;
         self.since = since;
         self.complexity = complexity;
+        self
+    }
+
+    /// How the command changed, version by version (COMMAND DOCS).
+    pub const fn history(mut self, history: &'static [(&'static str, &'static str)]) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Deprecated since `since`, in favour of `replaced_by` (COMMAND DOCS).
+    pub const fn deprecated(mut self, since: &'static str, replaced_by: &'static str) -> Self {
+        self.doc_flags |= docflag::DEPRECATED;
+        self.deprecated_since = since;
+        self.replaced_by = replaced_by;
+        self
+    }
+
+    /// An internal command, not meant for applications (COMMAND DOCS `syscmd`).
+    pub const fn syscmd(mut self) -> Self {
+        self.doc_flags |= docflag::SYSCMD;
         self
     }
 

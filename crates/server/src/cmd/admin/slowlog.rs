@@ -14,6 +14,10 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", -2, get)
         .flags(ADMIN)
         .tips(&["request_policy:all_nodes", "nondeterministic_output"])
+        .history(&[(
+            "4.0.0",
+            "Added client IP address, port and name to the reply.",
+        )])
         .doc(
             "server",
             "Get the slow log's entries",

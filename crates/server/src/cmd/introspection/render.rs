@@ -3,7 +3,7 @@
 
 use rudis_resp::ReplyBuf;
 
-use crate::command::spec::{acl, flag, Begin, Find, KeySpec};
+use crate::command::spec::{acl, docflag, flag, Begin, Find, KeySpec};
 use crate::command::table::{CmdEntry, CommandTable};
 
 /// One COMMAND INFO entry: name, arity, flags, first key, last key, key step, ACL
@@ -129,22 +129,47 @@ fn typed(r: &mut ReplyBuf, kind: &str, fields: &[(&str, i32)]) {
     }
 }
 
-/// One COMMAND DOCS entry. Rudis declares no argument lists, history or doc flags, so those
-/// fields are left out, as Redis leaves out what a command does not have.
+/// One COMMAND DOCS entry. Rudis declares no argument lists, so `arguments` is left out
+/// (Redis leaves out the fields a command does not have, and clients treat it as optional).
 pub fn docs(r: &mut ReplyBuf, table: &CommandTable, entry: &CmdEntry) {
     let spec = entry.spec;
-    let optional = [
+    let texts = [
         ("summary", spec.summary),
         ("since", spec.since),
         ("group", spec.group),
         ("complexity", spec.complexity),
     ];
-    let present = |(name, value): &(&str, &str)| *name == "group" || !value.is_empty();
-    let fields = optional.iter().filter(|f| present(f)).count();
-    r.map(fields + usize::from(entry.is_container()));
-    for (name, value) in optional.iter().filter(|f| present(f)) {
+    let present = |(name, value): &&(&str, &str)| *name == "group" || !value.is_empty();
+    let deprecation = [
+        ("deprecated_since", spec.deprecated_since),
+        ("replaced_by", spec.replaced_by),
+    ];
+    let fields = texts.iter().filter(present).count()
+        + usize::from(spec.doc_flags != 0)
+        + deprecation.iter().filter(present).count()
+        + usize::from(!spec.history.is_empty())
+        + usize::from(entry.is_container());
+    r.map(fields);
+    for (name, value) in texts.iter().filter(present) {
         r.bulk(name.as_bytes());
         r.bulk(value.as_bytes());
+    }
+    if spec.doc_flags != 0 {
+        r.bulk(b"doc_flags");
+        status_set(r, docflag::NAMES, spec.doc_flags);
+    }
+    for (name, value) in deprecation.iter().filter(present) {
+        r.bulk(name.as_bytes());
+        r.bulk(value.as_bytes());
+    }
+    if !spec.history.is_empty() {
+        r.bulk(b"history");
+        r.set(spec.history.len());
+        for (version, change) in spec.history {
+            r.array(2);
+            r.bulk(version.as_bytes());
+            r.bulk(change.as_bytes());
+        }
     }
     if entry.is_container() {
         r.bulk(b"subcommands");
@@ -154,5 +179,37 @@ pub fn docs(r: &mut ReplyBuf, table: &CommandTable, entry: &CmdEntry) {
             r.bulk(sub.fullname.as_bytes());
             docs(r, table, sub);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::spec::CommandSpec;
+    use crate::command::{CmdResult, Ctx};
+
+    fn nop(_: &mut Ctx, _: rudis_resp::Argv) -> CmdResult {
+        Ok(())
+    }
+
+    static OLD: CommandSpec = CommandSpec::new("old", 1, nop)
+        .deprecated("6.2.0", "`NEW`")
+        .history(&[("2.0.0", "Changed.")])
+        .doc("generic", "An old command.", "1.0.0", "");
+
+    #[test]
+    fn docs_fields_in_redis_order() {
+        let table = CommandTable::new([&OLD]);
+        let mut r = ReplyBuf::new();
+        r.set_resp3(true);
+        docs(&mut r, &table, table.get(0));
+        let text = String::from_utf8(r.as_bytes().to_vec()).unwrap();
+        assert_eq!(
+            text,
+            "%7\r\n$7\r\nsummary\r\n$15\r\nAn old command.\r\n$5\r\nsince\r\n$5\r\n1.0.0\r\n\
+             $5\r\ngroup\r\n$7\r\ngeneric\r\n$9\r\ndoc_flags\r\n~1\r\n+deprecated\r\n\
+             $16\r\ndeprecated_since\r\n$5\r\n6.2.0\r\n$11\r\nreplaced_by\r\n$5\r\n`NEW`\r\n\
+             $7\r\nhistory\r\n~1\r\n*2\r\n$5\r\n2.0.0\r\n$8\r\nChanged.\r\n"
+        );
     }
 }
