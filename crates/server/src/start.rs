@@ -241,8 +241,80 @@ async fn watch_signals(srv: Arc<Server>) {
     srv.request_shutdown(ShutdownRequest::default());
 }
 
-fn finish_shutdown(_srv: &Server, _request: ShutdownRequest) -> i32 {
+/// The last steps before exiting (SHUTDOWN or a signal): the final save if one is due, then
+/// the farewell. Returns the exit status.
+fn finish_shutdown(srv: &Server, request: ShutdownRequest) -> i32 {
     log::write_line(Verbosity::Warning, "User requested shutdown...");
+    if save_due(srv, request) {
+        if let Err(e) = save_before_exit(srv) {
+            if request.force {
+                log::write_line(
+                    Verbosity::Warning,
+                    &format!("Error trying to save the DB ({e}). Exit anyway."),
+                );
+            } else {
+                // Redis keeps serving when it cannot save. Here the listeners and the cron
+                // have already stopped, so the server exits, reporting the failure.
+                log::write_line(
+                    Verbosity::Warning,
+                    &format!("Error trying to save the DB ({e}), can't save before exiting."),
+                );
+                log::write_line(
+                    Verbosity::Warning,
+                    "Errors trying to shut down the server. Check the logs for more information.",
+                );
+                return 1;
+            }
+        }
+    }
     log::write_line(Verbosity::Warning, "Rudis is now ready to exit, bye bye...");
     0
+}
+
+/// A final save is due when SHUTDOWN SAVE asks for one, or when save points are configured
+/// and SHUTDOWN NOSAVE did not rule it out.
+fn save_due(srv: &Server, request: ShutdownRequest) -> bool {
+    match request.save {
+        Some(save) => save,
+        None => !srv.cfg().save.0.is_empty(),
+    }
+}
+
+/// THE HOOK for the final snapshot. Persistence fills this in: log "Saving the final RDB
+/// snapshot before exiting.", save synchronously to `dir`/`dbfilename`, and flush and fsync
+/// the AOF when `appendonly` is on. Until then there is nothing that can be written, and so
+/// nothing that can fail.
+fn save_before_exit(_srv: &Server) -> Result<(), String> {
+    log::write_line(
+        Verbosity::Warning,
+        "No RDB snapshot written before exiting: this server has no persistence yet.",
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(save_points: bool) -> Arc<Server> {
+        let mut config = Config::default();
+        if !save_points {
+            config.save.0.clear();
+        }
+        Server::new(config, None, CommandTable::new([]))
+    }
+
+    #[test]
+    fn final_save_is_due_as_shutdown_and_config_say() {
+        let request = |save| ShutdownRequest {
+            save,
+            ..ShutdownRequest::default()
+        };
+        let configured = server(true);
+        assert!(save_due(&configured, request(None)));
+        assert!(!save_due(&configured, request(Some(false))));
+        let unconfigured = server(false);
+        assert!(!save_due(&unconfigured, request(None)));
+        assert!(save_due(&unconfigured, request(Some(true))));
+    }
 }

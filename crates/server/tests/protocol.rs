@@ -162,7 +162,8 @@ fn pipelining_and_inline_commands() {
 #[test]
 fn maxclients_is_enforced() {
     let srv = ServerProcess::start(&["--maxclients", "2"]);
-    let _a = srv.conn();
+    let mut a = srv.conn();
+    a.command(&["PING"]).unwrap();
     let mut b = srv.conn();
     b.command(&["PING"]).unwrap();
     let mut c = srv.conn();

@@ -57,7 +57,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bitfield", -2, bitfield::bitfield)
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(B)
-        .keys(&[KeySpec::one(1, keyflag::RW | keyflag::UPDATE | keyflag::ACCESS | keyflag::VARIABLE_FLAGS)])
+        .keys(&[KeySpec::one(1, keyflag::RW | keyflag::UPDATE | keyflag::ACCESS | keyflag::VARIABLE_FLAGS)
+            .notes("This command allows both access and modification of the key")])
         .doc("bitmap", "Perform arbitrary bitfield integer operations on strings", "3.2.0", "O(1) for each subcommand specified"),
     CommandSpec::new("bitfield_ro", -2, bitfield::bitfield_ro)
         .flags(flag::READONLY | flag::FAST)

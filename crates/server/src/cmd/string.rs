@@ -42,7 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("set", -3, set)
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(S)
-        .keys(&[KeySpec::one(1, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE | keyflag::VARIABLE_FLAGS)])
+        .keys(&[KeySpec::one(1, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE | keyflag::VARIABLE_FLAGS).notes("RW and ACCESS due to the optional `GET` argument")])
         .doc("string", "Set the string value of a key", "1.0.0", "O(1)"),
     CommandSpec::new("setnx", 3, setnx)
         .flags(flag::WRITE | flag::DENYOOM | flag::FAST)
@@ -72,7 +72,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("getex", -2, getex)
         .flags(flag::WRITE | flag::FAST)
         .acl(S)
-        .keys(RW_UPDATE)
+        .keys(&[KeySpec::one(1, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE).notes("RW and UPDATE because it changes the TTL")])
         .doc("string", "Get the value of a key and optionally set its expiration", "6.2.0", "O(1)"),
     CommandSpec::new("incr", 2, incr)
         .flags(flag::WRITE | flag::DENYOOM | flag::FAST)

@@ -1,11 +1,12 @@
 //! The dispatch gate: the one path from a parsed request to a handler.
 //!
 //! In Redis's order: look the command up (unknown command, unknown subcommand, arity), then
-//! check authentication, MULTI restrictions, read-only replica, the RESP2 pub/sub context,
-//! loading; queue it if the client is in MULTI; otherwise open a [`Txn`], lock the shards of
-//! its keys in ascending slot order, run the handler, commit its effects (propagation,
-//! keyspace events) while still holding the locks, and account for it (commandstats,
-//! errorstats, slowlog, latency monitor).
+//! check authentication, MULTI restrictions, read-only replica, replicas and monitors
+//! touching keys, the RESP2 pub/sub context, loading; queue it if the client is in MULTI;
+//! otherwise open a [`Txn`], lock the shards of its keys in ascending slot order, run the
+//! handler, commit its effects (propagation, keyspace events) while still holding the locks,
+//! and account for it (commandstats, errorstats, latency histogram, slowlog, latency monitor,
+//! MONITOR feed).
 
 use std::sync::atomic::Ordering;
 
@@ -142,6 +143,10 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
         if srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only {
             return Err("READONLY You can't write against a read only replica.".into());
         }
+    }
+    let touches_keys = spec.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0;
+    if touches_keys && client.info.has_flag(cflag::MONITOR | cflag::REPLICA) {
+        return Err("ERR Replica can't interact with the keyspace".into());
     }
     if client.info.has_flag(cflag::PUBSUB) && !client.info.resp_is_3() && !allowed_in_pubsub(entry)
     {
@@ -420,6 +425,11 @@ fn account(
         };
         srv.latency.add(event, latency_ms);
     }
+    // Administrative commands are not shown: their arguments may be secrets.
+    let hidden = entry.spec.has(flag::SKIP_MONITOR | flag::ADMIN);
+    if srv.monitors.is_active() && !hidden && !srv.state.loading.load(Ordering::Relaxed) {
+        srv.monitors.feed(client.db, &client.info.addr, argv.iter());
+    }
 }
 
 // ---- MULTI / EXEC ------------------------------------------------------------------------
@@ -450,6 +460,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         return;
     }
     reply.array(queued.len());
+    let deny_blocking_before = std::mem::replace(&mut client.deny_blocking, true);
     let mut base = Vec::new();
     let mut ranges = Vec::new();
     for q in &queued {
@@ -469,6 +480,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         commit(srv, &mut txn, entry, argv, dirty_before, true);
         account(srv, client, entry, argv, t0, failed);
     }
+    client.deny_blocking = deny_blocking_before;
     flush_effects(srv, &mut txn, true);
     drop(txn);
     crate::cmd::transaction::unwatch_all(srv, client);

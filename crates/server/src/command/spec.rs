@@ -48,8 +48,12 @@ pub mod flag {
     /// Ours: the command visits slots one at a time on its own (SCAN, RANDOMKEY); inside
     /// MULTI it forces the exclusive path.
     pub const WALKS_SLOTS: u64 = 1 << 42;
+    /// Derived, never declared: the key positions depend on the arguments
+    /// ([`super::CommandSpec::movable_keys`]). Only COMMAND INFO shows it.
+    pub const MOVABLE_KEYS: u64 = 1 << 43;
 
-    /// Names COMMAND INFO reports, in Redis's order.
+    /// Names COMMAND INFO reports, in Redis's order. `may_replicate`, `sentinel`,
+    /// `only_sentinel` and `protected` exist but Redis never reports them.
     pub const NAMES: &[(u64, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -66,10 +70,10 @@ pub mod flag {
         (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
     ];
 }
@@ -162,6 +166,8 @@ pub enum Begin {
         keyword: &'static str,
         start_from: i32,
     },
+    /// Cannot be described (SORT's BY/GET/STORE): the command's `getkeys` finds these keys.
+    Unknown,
 }
 
 /// How keys are found from the beginning.
@@ -180,6 +186,8 @@ pub enum Find {
         first_key: i32,
         step: i32,
     },
+    /// Cannot be described; goes with [`Begin::Unknown`].
+    Unknown,
 }
 
 /// One key specification.
@@ -188,6 +196,8 @@ pub struct KeySpec {
     pub flags: u32,
     pub begin: Begin,
     pub find: Find,
+    /// Redis's explanatory note for the spec (COMMAND INFO shows it); empty if none.
+    pub notes: &'static str,
 }
 
 impl KeySpec {
@@ -201,6 +211,7 @@ impl KeySpec {
                 step: 1,
                 limit: 0,
             },
+            notes: "",
         }
     }
 
@@ -214,6 +225,7 @@ impl KeySpec {
                 step,
                 limit: 0,
             },
+            notes: "",
         }
     }
 
@@ -227,6 +239,7 @@ impl KeySpec {
                 first_key: 1,
                 step: 1,
             },
+            notes: "",
         }
     }
 
@@ -239,6 +252,33 @@ impl KeySpec {
                 start_from,
             },
             find,
+            notes: "",
+        }
+    }
+
+    /// Keys whose positions cannot be described (found by the command's `getkeys`).
+    pub const fn unknown(flags: u32) -> Self {
+        KeySpec {
+            flags,
+            begin: Begin::Unknown,
+            find: Find::Unknown,
+            notes: "",
+        }
+    }
+
+    /// Adds Redis's note to the spec.
+    pub const fn notes(mut self, notes: &'static str) -> Self {
+        self.notes = notes;
+        self
+    }
+
+    /// A plain index range: the only kind the legacy (first, last, step) triple can hold.
+    fn index_range(&self) -> Option<(i32, i32, i32)> {
+        match (self.begin, self.find) {
+            (Begin::Index(index), Find::Range { last_key, step, .. }) => {
+                Some((index, last_key, step))
+            }
+            _ => None,
         }
     }
 }
@@ -260,6 +300,21 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub complexity: &'static str,
     pub tips: &'static [&'static str],
+    /// COMMAND DOCS's `doc_flags` ([`docflag`] bits).
+    pub doc_flags: u8,
+    /// The version that deprecated the command, and what replaces it (COMMAND DOCS).
+    pub deprecated_since: &'static str,
+    pub replaced_by: &'static str,
+    /// (version, change) pairs (COMMAND DOCS `history`).
+    pub history: &'static [(&'static str, &'static str)],
+}
+
+/// COMMAND DOCS's documentation flags.
+pub mod docflag {
+    pub const DEPRECATED: u8 = 1 << 0;
+    pub const SYSCMD: u8 = 1 << 1;
+
+    pub const NAMES: &[(u8, &str)] = &[(DEPRECATED, "deprecated"), (SYSCMD, "syscmd")];
 }
 
 impl CommandSpec {
@@ -278,6 +333,10 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "",
             tips: &[],
+            doc_flags: 0,
+            deprecated_since: "",
+            replaced_by: "",
+            history: &[],
         }
     }
 
@@ -326,6 +385,26 @@ impl CommandSpec {
         self
     }
 
+    /// How the command changed, version by version (COMMAND DOCS).
+    pub const fn history(mut self, history: &'static [(&'static str, &'static str)]) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Deprecated since `since`, in favour of `replaced_by` (COMMAND DOCS).
+    pub const fn deprecated(mut self, since: &'static str, replaced_by: &'static str) -> Self {
+        self.doc_flags |= docflag::DEPRECATED;
+        self.deprecated_since = since;
+        self.replaced_by = replaced_by;
+        self
+    }
+
+    /// An internal command, not meant for applications (COMMAND DOCS `syscmd`).
+    pub const fn syscmd(mut self) -> Self {
+        self.doc_flags |= docflag::SYSCMD;
+        self
+    }
+
     pub fn has(&self, flag: u64) -> bool {
         self.flags & flag != 0
     }
@@ -369,54 +448,60 @@ impl CommandSpec {
     }
 
     /// The legacy (first, last, step) triple COMMAND INFO reports, derived from the key specs
-    /// the way Redis does: only plain index ranges combine into it.
+    /// as Redis derives it: a lone index range is used as is; otherwise consecutive index
+    /// ranges of step 1 merge into one, and `last` is absolute (or negative, from the end).
     pub fn legacy_range(&self) -> (i64, i64, i64) {
-        let (mut first, mut last, mut step) = (0i64, 0i64, 0i64);
-        let mut prev_last = 0i64;
-        for (n, spec) in self.keys.iter().enumerate() {
-            let Begin::Index(index) = spec.begin else {
-                return if n == 0 {
-                    (0, 0, 0)
-                } else {
-                    (first, last, step)
-                };
-            };
-            let Find::Range {
-                last_key,
-                step: s,
-                limit,
-            } = spec.find
-            else {
-                continue;
-            };
-            if limit > 1 && last_key < 0 {
-                continue;
-            }
-            let this_last = if last_key < 0 {
-                i64::from(last_key)
-            } else {
-                i64::from(index + last_key)
-            };
-            if n == 0 {
-                first = i64::from(index);
-                last = this_last;
-                step = i64::from(s);
-            } else if step == i64::from(s) && prev_last + step == i64::from(index) {
-                last = this_last;
-            } else {
-                break;
-            }
-            prev_last = this_last;
-        }
-        (first, last, step)
+        self.legacy_and_movable().0
     }
 
-    /// True if the key positions depend on the arguments (COMMAND INFO's `movablekeys`).
+    /// True if the key positions depend on the arguments (COMMAND INFO's `movablekeys`):
+    /// some key spec is not a plain index range, or could not be merged into the legacy
+    /// triple, or is incomplete.
     pub fn movable_keys(&self) -> bool {
-        self.getkeys.is_some()
-            || self.keys.iter().any(|k| {
-                matches!(k.begin, Begin::Keyword { .. }) || matches!(k.find, Find::Keynum { .. })
-            })
+        self.legacy_and_movable().1
+    }
+
+    fn legacy_and_movable(&self) -> ((i64, i64, i64), bool) {
+        if let [only] = self.keys {
+            if let Some((index, last_key, step)) = only.index_range() {
+                let last = if last_key >= 0 {
+                    index + last_key
+                } else {
+                    last_key
+                };
+                let movable = only.flags & keyflag::INCOMPLETE != 0;
+                return ((index.into(), last.into(), step.into()), movable);
+            }
+        }
+        let mut movable = false;
+        let (mut first, mut last) = (i32::MAX, 0i32);
+        let mut prev_last = 0i32;
+        for spec in self.keys {
+            let Some((index, last_key, step)) = spec.index_range() else {
+                movable = true;
+                continue;
+            };
+            if step != 1 || (prev_last != 0 && prev_last != index - 1) {
+                movable = true;
+                continue;
+            }
+            movable |= spec.flags & keyflag::INCOMPLETE != 0;
+            first = first.min(index);
+            let this_last = if last_key >= 0 {
+                index + last_key
+            } else {
+                last_key
+            };
+            // A negative (from the end) last key reaches beyond every absolute one.
+            if (this_last as u32) > (last as u32) {
+                last = this_last;
+            }
+            prev_last = last;
+        }
+        if first == i32::MAX {
+            return ((0, 0, 0), movable);
+        }
+        ((first.into(), last.into(), 1), movable)
     }
 }
 
@@ -453,6 +538,7 @@ pub fn key_positions(spec: &CommandSpec, argv: Argv<'_>) -> smallvec::SmallVec<[
                     i += step;
                 }
             }
+            Find::Unknown => {}
             Find::Keynum {
                 keynum_idx,
                 first_key,
@@ -504,5 +590,93 @@ fn begin_index(ks: &KeySpec, argv: Argv<'_>) -> Option<i64> {
             }
             None
         }
+        Begin::Unknown => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nop(_: &mut Ctx<'_, '_>, _: Argv<'_>) -> CmdResult {
+        Ok(())
+    }
+
+    fn legacy(keys: &[KeySpec]) -> ((i64, i64, i64), bool) {
+        let keys: &'static [KeySpec] = Box::leak(keys.to_vec().into_boxed_slice());
+        let spec = CommandSpec::new("x", -1, nop).keys(keys);
+        (spec.legacy_range(), spec.movable_keys())
+    }
+
+    const RW: u32 = keyflag::RW;
+    const STREAMS: Find = Find::Range {
+        last_key: -1,
+        step: 1,
+        limit: 2,
+    };
+
+    /// Expected values are what Redis 7.0 reports for the commands named.
+    #[test]
+    fn legacy_range_and_movable_keys_as_redis_derives_them() {
+        assert_eq!(legacy(&[]), ((0, 0, 0), false), "time");
+        assert_eq!(legacy(&[KeySpec::one(1, RW)]), ((1, 1, 1), false), "get");
+        assert_eq!(
+            legacy(&[KeySpec::range(1, -1, 2, RW)]),
+            ((1, -1, 2), false),
+            "mset"
+        );
+        assert_eq!(
+            legacy(&[KeySpec::range(1, -2, 1, RW)]),
+            ((1, -2, 1), false),
+            "blpop"
+        );
+        assert_eq!(
+            legacy(&[KeySpec::one(1, RW), KeySpec::one(2, RW)]),
+            ((1, 2, 1), false),
+            "lmove"
+        );
+        assert_eq!(
+            legacy(&[KeySpec::one(1, RW), KeySpec::keynum(2, RW)]),
+            ((1, 1, 1), true),
+            "zunionstore"
+        );
+        assert_eq!(legacy(&[KeySpec::keynum(2, RW)]), ((0, 0, 0), true), "eval");
+        assert_eq!(
+            legacy(&[KeySpec::keyword("STREAMS", 1, STREAMS, RW)]),
+            ((0, 0, 0), true),
+            "xread"
+        );
+        assert_eq!(
+            legacy(&[
+                KeySpec::one(3, RW),
+                KeySpec::keyword(
+                    "KEYS",
+                    -2,
+                    Find::Range {
+                        last_key: -1,
+                        step: 1,
+                        limit: 0
+                    },
+                    RW | keyflag::INCOMPLETE
+                ),
+            ]),
+            ((3, 3, 1), true),
+            "migrate"
+        );
+        assert_eq!(
+            legacy(&[KeySpec::one(1, RW), KeySpec::unknown(keyflag::OW)]),
+            ((1, 1, 1), true),
+            "sort"
+        );
+        assert_eq!(
+            legacy(&[KeySpec::one(1, RW | keyflag::INCOMPLETE)]),
+            ((1, 1, 1), true),
+            "a lone incomplete spec"
+        );
+        // Not consecutive: the second range is left out of the legacy triple.
+        assert_eq!(
+            legacy(&[KeySpec::one(1, RW), KeySpec::one(3, RW)]),
+            ((1, 1, 1), true)
+        );
     }
 }

@@ -401,6 +401,17 @@ impl Clients {
         self.connected.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Registers the client unless `max` clients are already connected.
+    pub fn register_within(&self, info: Arc<ClientInfo>, max: usize) -> bool {
+        let mut by_id = self.by_id.lock();
+        if by_id.len() >= max {
+            return false;
+        }
+        by_id.insert(info.id, info);
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
     pub fn unregister(&self, id: u64) {
         if self.by_id.lock().remove(&id).is_some() {
             self.connected.fetch_sub(1, Ordering::Relaxed);

@@ -52,7 +52,6 @@ pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: Sock
     }
     srv.stats.add(|c| &c.connections, 1);
     client.authenticated = !srv.auth_required();
-    srv.clients.register(info.clone());
     let mut conn = Connection {
         socket,
         input: Vec::with_capacity(READ_CHUNK_BYTES),
@@ -79,13 +78,17 @@ fn raw_fd(_: &std::net::TcpStream) -> i64 {
     -1
 }
 
-/// Protected mode and maxclients.
+/// Protected mode and maxclients. A client that passes is registered: checking the count
+/// and registering happen under one lock, so concurrent accepts cannot overshoot maxclients.
 fn admit(srv: &Server, client: &Client) -> Result<(), String> {
     let cfg = srv.cfg();
     if cfg.protected_mode && cfg.requirepass.is_empty() && !client.is_local {
         return Err(DENIED.to_string());
     }
-    if srv.clients.count() >= cfg.maxclients as usize {
+    if !srv
+        .clients
+        .register_within(client.info.clone(), cfg.maxclients as usize)
+    {
         return Err("-ERR max number of clients reached\r\n".to_string());
     }
     Ok(())

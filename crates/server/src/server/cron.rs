@@ -36,12 +36,19 @@ pub async fn run(srv: Arc<Server>) {
 }
 
 fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
+    if srv.state.pause_cron.load(Ordering::Relaxed) {
+        return;
+    }
     let now = unix_ms();
     if srv.state.active_expire.load(Ordering::Relaxed) && !srv.keeps_expired_keys() {
         let budget = period * EXPIRE_CYCLE_PERCENT / 100;
+        let started = std::time::Instant::now();
         active_expire_cycle(&srv.keyspace, cursor, now, budget, |txn| {
             crate::command::dispatch::flush_effects(srv, txn, false);
         });
+        let threshold_ms = srv.cfg().latency_monitor_threshold;
+        srv.latency
+            .add_if_over("expire-cycle", started.elapsed(), threshold_ms);
     }
     close_idle_clients(srv, now);
     sample_rates(srv, now);

@@ -74,6 +74,15 @@ impl LatencyHistogram {
     }
 }
 
+/// Calls `f(highest duration in µs, count)` for every non-empty bucket, in order.
+pub fn for_each_bucket(counts: &[u64; BUCKETS], mut f: impl FnMut(u64, u64)) {
+    for (bucket, &n) in counts.iter().enumerate() {
+        if n > 0 {
+            f(bucket_range(bucket).1, n);
+        }
+    }
+}
+
 /// The duration (µs) at `percentile` (0 to 100) of merged counts, or `None` if empty.
 pub fn value_at_percentile(counts: &[u64; BUCKETS], percentile: f64) -> Option<u64> {
     let total: u64 = counts.iter().sum();

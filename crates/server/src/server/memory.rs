@@ -1,6 +1,6 @@
 //! Memory figures for INFO memory: what the allocator (jemalloc) has handed out, what it
 //! holds, the process's resident set, and the machine's memory, plus Redis's human-readable
-//! byte counts.
+//! byte counts; and the allocator controls MEMORY PURGE and MALLOC-STATS use.
 
 /// Allocator statistics, in bytes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -11,6 +11,15 @@ pub struct AllocatorStats {
     pub active: u64,
     /// Bytes the allocator keeps resident.
     pub resident: u64,
+    /// The process's resident set size.
+    pub rss: u64,
+}
+
+impl AllocatorStats {
+    /// Current statistics, refreshed (see [`allocator_stats`]).
+    pub fn read() -> Self {
+        allocator_stats()
+    }
 }
 
 /// Reads jemalloc's statistics, refreshed now. Zeros if jemalloc cannot report them.
@@ -22,6 +31,7 @@ pub fn allocator_stats() -> AllocatorStats {
         allocated: stats::allocated::read().unwrap_or(0) as u64,
         active: stats::active::read().unwrap_or(0) as u64,
         resident: stats::resident::read().unwrap_or(0) as u64,
+        rss: process_rss_bytes(),
     }
 }
 
@@ -78,6 +88,53 @@ pub fn bytes_to_human(n: u64) -> String {
         }
     }
     format!("{n}B")
+}
+
+/// Asks jemalloc to return unused dirty pages to the system. Returns false if it refused.
+pub fn purge() -> bool {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge" takes no value, so the pointers must be null, which
+    // the safe wrappers cannot express.
+    const PURGE_ALL_ARENAS: &[u8] = b"arena.4096.purge\0";
+    const FLUSH_TCACHE: &[u8] = b"thread.tcache.flush\0";
+    let call = |name: &[u8]| {
+        // SAFETY: a NUL-terminated control name; no value is read or written.
+        unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr().cast(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        }
+    };
+    // Flushing the thread cache first hands its cached regions back to the arenas.
+    let _ = call(FLUSH_TCACHE);
+    call(PURGE_ALL_ARENAS) == 0
+}
+
+/// jemalloc's full statistics report, as text.
+pub fn allocator_report() -> String {
+    use std::ffi::{c_char, c_void, CStr};
+    /// Receives the report piece by piece.
+    unsafe extern "C" fn append(out: *mut c_void, text: *const c_char) {
+        // SAFETY: `out` is the Vec passed below, alive for the whole call; jemalloc passes
+        // NUL-terminated text.
+        unsafe {
+            let out = &mut *out.cast::<Vec<u8>>();
+            out.extend_from_slice(CStr::from_ptr(text).to_bytes());
+        }
+    }
+    let mut out: Vec<u8> = Vec::new();
+    // SAFETY: the callback only appends to `out`; null options mean the default report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(append),
+            (&mut out as *mut Vec<u8>).cast(),
+            std::ptr::null(),
+        );
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

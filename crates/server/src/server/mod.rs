@@ -9,6 +9,9 @@
 //! - [`memory`]: allocator and process memory figures for INFO memory.
 //! - [`replid`]: the replication ids and offsets INFO replication reports.
 //! - [`log`]: Redis-format logging through `tracing`.
+//! - [`memory`]: allocator and process memory statistics.
+//! - [`monitor`]: clients in MONITOR mode and the command feed they receive.
+//! - [`slowlog`]: the slow log and the latency monitor.
 
 pub mod client;
 pub mod conn;
@@ -17,6 +20,7 @@ pub mod histogram;
 pub mod listen;
 pub mod log;
 pub mod memory;
+pub mod monitor;
 pub mod replid;
 pub mod slowlog;
 pub mod socket;
@@ -37,6 +41,7 @@ use crate::keyspace::txn::KeyEvent;
 use crate::propagate::Propagator;
 use crate::pubsub::PubSub;
 use client::Clients;
+use monitor::Monitors;
 use slowlog::{LatencyMonitor, SlowLog};
 use stats::Stats;
 
@@ -83,6 +88,32 @@ pub struct RuntimeState {
     pub bgsave_failed: AtomicBool,
     /// Unix seconds of the last successful save.
     pub lastsave_s: AtomicI64,
+    /// The cron does nothing while set (DEBUG PAUSE-CRON).
+    pub pause_cron: AtomicBool,
+    /// Load RDB files and RESTORE payloads without checking their checksums
+    /// (DEBUG SET-SKIP-CHECKSUM-VALIDATION).
+    pub skip_checksum_validation: AtomicBool,
+    /// Scripts may run commands they are normally denied (DEBUG SET-DISABLE-DENY-SCRIPTS).
+    pub disable_deny_scripts: AtomicBool,
+    /// List elements at least this long get a node of their own
+    /// (DEBUG QUICKLIST-PACKED-THRESHOLD).
+    pub quicklist_packed_threshold_bytes: AtomicU64,
+    /// Hash tables may resize (DEBUG DICT-RESIZING).
+    pub dict_resizing: AtomicBool,
+    /// How often a client's reply buffer peak is reset, in ms; -1 never
+    /// (DEBUG REPLYBUFFER PEAK-RESET-TIME).
+    pub reply_buffer_peak_reset_ms: AtomicI64,
+    /// Reply buffers are resized by the cron (DEBUG REPLYBUFFER RESIZING).
+    pub reply_buffer_resizing: AtomicBool,
+    /// Microseconds to sleep before each AOF flush (DEBUG AOF-FLUSH-SLEEP).
+    pub aof_flush_sleep_us: AtomicU64,
+}
+
+impl RuntimeState {
+    /// Redis's default list element size above which a quicklist node holds one element.
+    pub const QUICKLIST_PACKED_THRESHOLD_DEFAULT: u64 = 1 << 30;
+    /// Redis's default interval between reply buffer peak resets.
+    pub const REPLY_BUFFER_PEAK_RESET_MS_DEFAULT: i64 = 5000;
 }
 
 pub struct Server {
@@ -100,6 +131,7 @@ pub struct Server {
     pub pubsub: PubSub,
     pub slowlog: SlowLog,
     pub latency: LatencyMonitor,
+    pub monitors: Monitors,
     pub state: RuntimeState,
     pub run_id: String,
     /// Replication ids and offsets.
@@ -130,6 +162,7 @@ impl Server {
             pubsub: PubSub::new(),
             slowlog: SlowLog::default(),
             latency: LatencyMonitor::default(),
+            monitors: Monitors::default(),
             state: RuntimeState::default(),
             run_id: random_hex(40),
             repl: replid::ReplIds::default(),
@@ -139,6 +172,18 @@ impl Server {
             shutdown_tx,
         };
         srv.state.active_expire.store(true, Ordering::Relaxed);
+        srv.state.dict_resizing.store(true, Ordering::Relaxed);
+        srv.state
+            .reply_buffer_resizing
+            .store(true, Ordering::Relaxed);
+        srv.state.quicklist_packed_threshold_bytes.store(
+            RuntimeState::QUICKLIST_PACKED_THRESHOLD_DEFAULT,
+            Ordering::Relaxed,
+        );
+        srv.state.reply_buffer_peak_reset_ms.store(
+            RuntimeState::REPLY_BUFFER_PEAK_RESET_MS_DEFAULT,
+            Ordering::Relaxed,
+        );
         srv.state.lastsave_s.store(now / 1000, Ordering::Relaxed);
         Arc::new(srv)
     }

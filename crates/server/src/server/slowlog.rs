@@ -121,7 +121,17 @@ impl LatencyMonitor {
         }
     }
 
-    /// Resets the named events (all if empty); returns how many were reset.
+    /// Records `elapsed` for `event` if the latency monitor is on (`threshold_ms` > 0) and
+    /// it took at least that long.
+    pub fn add_if_over(&self, event: &str, elapsed: std::time::Duration, threshold_ms: i64) {
+        let ms = elapsed.as_millis() as u64;
+        if threshold_ms > 0 && ms >= threshold_ms as u64 {
+            self.add(event, ms);
+        }
+    }
+
+    /// Resets the named events (all if empty; names match case-insensitively); returns how
+    /// many were reset.
     pub fn reset(&self, names: &[&[u8]]) -> usize {
         let mut events = self.events.lock();
         if names.is_empty() {
@@ -129,13 +139,49 @@ impl LatencyMonitor {
             events.clear();
             return n;
         }
-        names
-            .iter()
-            .filter(|n| events.remove(String::from_utf8_lossy(n).as_ref()).is_some())
-            .count()
+        let before = events.len();
+        events.retain(|event, _| {
+            !names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(event.as_bytes()))
+        });
+        before - events.len()
     }
 
     pub fn with_events<R>(&self, f: impl FnOnce(&BTreeMap<String, LatencyEvent>) -> R) -> R {
         f(&self.events.lock())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn latency_samples_need_the_monitor_on_and_the_threshold_reached() {
+        let m = LatencyMonitor::default();
+        m.add_if_over("expire-cycle", Duration::from_millis(500), 0);
+        m.add_if_over("expire-cycle", Duration::from_millis(5), 10);
+        assert_eq!(m.with_events(|e| e.len()), 0);
+        m.add_if_over("expire-cycle", Duration::from_millis(10), 10);
+        m.add_if_over("expire-cycle", Duration::from_millis(30), 10);
+        m.with_events(|e| {
+            let ev = &e["expire-cycle"];
+            assert_eq!(ev.max_ms, 30);
+            // Samples within one second merge (two if a second boundary fell in between).
+            assert!((1..=2).contains(&ev.samples.len()));
+            assert_eq!(ev.samples.back().map(|s| s.1), Some(30));
+        });
+    }
+
+    #[test]
+    fn reset_matches_event_names_case_insensitively() {
+        let m = LatencyMonitor::default();
+        m.add("command", 100);
+        m.add("fast-command", 100);
+        assert_eq!(m.reset(&[b"COMMAND", b"nosuch"]), 1);
+        assert_eq!(m.reset(&[]), 1);
+        assert_eq!(m.with_events(|e| e.len()), 0);
     }
 }

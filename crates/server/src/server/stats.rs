@@ -26,6 +26,17 @@ pub struct CmdCounters {
     pub latency: OnceLock<LatencyHistogram>,
 }
 
+/// Buckets LATENCY HISTOGRAM reports. Bucket `k` ends at [`latency_bucket_bound_ns`]`(k)`,
+/// about 1024·2^k ns, so the last one ends past the one second latencies are capped at.
+pub const LATENCY_BUCKETS: usize = 21;
+
+/// The upper bound of LATENCY HISTOGRAM bucket `k` in nanoseconds: 1024·2^k plus the rounding
+/// of Redis's two-significant-digit histogram, so the microsecond labels (1, 2, 4, 8, 16, 33,
+/// 66...) match Redis's.
+pub fn latency_bucket_bound_ns(k: usize) -> u64 {
+    (1u64 << (k + 10)) + (1u64 << (k + 3)) - 1
+}
+
 /// Server-wide counters, one field per INFO stat.
 #[derive(Default)]
 pub struct Counters {
@@ -156,6 +167,21 @@ impl Stats {
             }
         }
         (any && counts.iter().any(|&n| n != 0)).then_some(counts)
+    }
+
+    /// A command's latency histogram in LATENCY HISTOGRAM's buckets (see
+    /// [`latency_bucket_bound_ns`]), or `None` if it has no samples.
+    pub fn latency_histogram(&self, id: usize) -> Option<[u64; LATENCY_BUCKETS]> {
+        let counts = self.latency_counts(id)?;
+        let mut out = [0u64; LATENCY_BUCKETS];
+        super::histogram::for_each_bucket(&counts, |high_us, n| {
+            let ns = high_us.saturating_mul(1000);
+            let k = (0..LATENCY_BUCKETS)
+                .find(|&k| ns <= latency_bucket_bound_ns(k))
+                .unwrap_or(LATENCY_BUCKETS - 1);
+            out[k] += n;
+        });
+        Some(out)
     }
 
     /// Raises the memory peak to `used_bytes` if higher; returns the peak.

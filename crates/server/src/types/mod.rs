@@ -20,4 +20,5 @@ pub mod list;
 pub mod listpack;
 pub mod set;
 pub mod thin;
+pub mod visit;
 pub mod zset;
