@@ -63,6 +63,12 @@ impl Value {
         };
         match self {
             Value::Simple(s) => line(out, b'+', s),
+            // A blob error may hold CR/LF; only the blob form carries that back.
+            Value::Error(s) if s.iter().any(|&c| c == b'\r' || c == b'\n') => {
+                line(out, b'!', s.len().to_string().as_bytes());
+                out.extend_from_slice(s);
+                out.extend_from_slice(b"\r\n");
+            }
             Value::Error(s) => line(out, b'-', s),
             Value::Int(i) => line(out, b':', i.to_string().as_bytes()),
             Value::Bulk(b) => {
@@ -220,6 +226,14 @@ mod tests {
         assert_eq!(Value::parse(b"*2\r\n$3\r\nfoo\r\n").unwrap(), None);
         assert_eq!(Value::parse(b"$10\r\nabc").unwrap(), None);
         assert_eq!(Value::parse(b"*1000000000\r\n").unwrap(), None);
+    }
+
+    #[test]
+    fn blob_errors_with_newlines_roundtrip() {
+        let (v, _) = Value::parse(b"!2\r\n\r\n\r\n").unwrap().unwrap();
+        let mut out = Vec::new();
+        v.encode(&mut out);
+        assert_eq!(Value::parse(&out).unwrap().unwrap(), (v, out.len()));
     }
 
     proptest::proptest! {
