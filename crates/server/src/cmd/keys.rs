@@ -157,12 +157,19 @@ fn count_lookup(ctx: &mut Ctx, key: &[u8], found: bool) {
     }
 }
 
-/// A database index argument, as Redis's 32-bit integer parsing sees it.
-fn db_index_arg(arg: &[u8], not_int: CmdError) -> Result<i64, CmdError> {
-    match rudis_resp::number::parse_i64(arg) {
-        Some(v) if i32::try_from(v).is_ok() => Ok(v),
-        _ => Err(not_int),
+/// A database index argument, parsed as Redis parses a C `int`: `msg` replaces both the
+/// "not an integer" and the "out of range" errors when given.
+fn db_index_arg(arg: &[u8], msg: Option<&'static str>) -> Result<i64, CmdError> {
+    let Some(v) = rudis_resp::number::parse_i64(arg) else {
+        return Err(msg.map_or(NOT_INTEGER, CmdError::from));
+    };
+    if i32::try_from(v).is_err() {
+        return Err(msg.map_or_else(
+            || "ERR value is out of range, value must between -2147483648 and 2147483647".into(),
+            CmdError::from,
+        ));
     }
+    Ok(v)
 }
 
 /// Checks a database index against the configured number of databases.
@@ -268,7 +275,12 @@ fn rename_generic(ctx: &mut Ctx, from: &[u8], to: &[u8], nx: bool) -> CmdResult 
         return Err(NO_SUCH_KEY);
     }
     if from == to {
-        reply_renamed(ctx, nx);
+        // Nothing to do; RENAMENX reports that nothing was renamed.
+        if nx {
+            ctx.reply.int(0);
+        } else {
+            ctx.reply.ok();
+        }
         return Ok(());
     }
     if ctx.txn.get_mut(to).is_some() {
@@ -320,7 +332,7 @@ fn copy(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         if is(argv.get(i), "replace") {
             replace = true;
         } else if is(argv.get(i), "db") && i + 1 < argv.len() {
-            dst_db = valid_db(ctx, db_index_arg(argv.get(i + 1), NOT_INTEGER)?)?;
+            dst_db = valid_db(ctx, db_index_arg(argv.get(i + 1), None)?)?;
             i += 1;
         } else {
             return Err(SYNTAX);
@@ -363,7 +375,7 @@ fn move_(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         return Err("ERR MOVE is not allowed in cluster mode".into());
     }
     let src_db = ctx.txn.db;
-    let dst_db = valid_db(ctx, db_index_arg(argv.get(2), NOT_INTEGER)?)?;
+    let dst_db = valid_db(ctx, db_index_arg(argv.get(2), None)?)?;
     if src_db == dst_db {
         return Err("ERR source and destination objects are the same".into());
     }

@@ -162,8 +162,8 @@ pub(super) fn swapdb(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     if ctx.srv.cfg().cluster_enabled {
         return Err("ERR SWAPDB is not allowed in cluster mode".into());
     }
-    let first = db_index_arg(argv.get(1), "ERR invalid first DB index".into())?;
-    let second = db_index_arg(argv.get(2), "ERR invalid second DB index".into())?;
+    let first = db_index_arg(argv.get(1), Some("ERR invalid first DB index"))?;
+    let second = db_index_arg(argv.get(2), Some("ERR invalid second DB index"))?;
     let (db1, db2) = (super::valid_db(ctx, first)?, super::valid_db(ctx, second)?);
     let ks = ctx.txn.keyspace();
     let allocated = ks.db(db1).is_allocated() || ks.db(db2).is_allocated();

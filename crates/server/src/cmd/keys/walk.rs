@@ -107,7 +107,8 @@ pub(super) fn scan(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let opts = parse_scan_options(argv, 2)?;
     let db = ctx.txn.db;
     let mut keys = Vec::new();
-    let next = if ctx.txn.keyspace().db(db).is_allocated() {
+    let dbref = ctx.txn.keyspace().db(db);
+    let next = if dbref.is_allocated() && dbref.key_count() > 0 {
         scan_slots(ctx, db, cursor, &opts, &mut keys)
     } else {
         0
@@ -134,7 +135,10 @@ fn scan_slots(
     loop {
         let mut batch = Vec::new();
         let table = &ctx.txn.shard_at(db, slot as u16).keys;
-        loop {
+        if table.is_empty() {
+            dict_cursor = 0;
+        }
+        while !table.is_empty() {
             dict_cursor = table.scan(dict_cursor, |e| batch.push(e.key().to_vec()));
             buckets_left = buckets_left.saturating_sub(1);
             if dict_cursor == 0 || seen + batch.len() >= opts.count || buckets_left == 0 {
@@ -151,9 +155,29 @@ fn scan_slots(
             }
         }
         if seen >= opts.count || buckets_left == 0 {
+            if dict_cursor == 0 {
+                // Skip the empty slots ahead, so a scan that has seen every key ends now.
+                slot = next_nonempty_slot(ctx, db, slot);
+                if slot == SLOTS {
+                    return 0;
+                }
+            }
             return encode_cursor(slot, dict_cursor);
         }
     }
+}
+
+/// The first slot from `slot` on holding keys, or `SLOTS` if there is none.
+fn next_nonempty_slot(ctx: &mut Ctx, db: usize, mut slot: usize) -> usize {
+    while slot < SLOTS {
+        let empty = ctx.txn.shard_at(db, slot as u16).keys.is_empty();
+        ctx.txn.release_shards();
+        if !empty {
+            break;
+        }
+        slot += 1;
+    }
+    slot
 }
 
 /// Keeps the keys of one slot (still locked) that match the pattern and type and have not
