@@ -13,6 +13,8 @@
 
 mod flush;
 mod object;
+#[cfg(test)]
+pub(crate) mod tests;
 mod walk;
 
 use rudis_resp::Argv;

@@ -285,7 +285,8 @@ pub(super) fn randomkey(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
 ///
 /// A dense database is probed at random slots, accepting a slot with probability
 /// `len / cap` (rejection sampling, so keys in crowded slots are not under-represented; `cap`
-/// sits well above the typical slot size). A sparse one would need too many probes, so its
+/// sits well above the typical slot size, and only slots holding more than `cap` keys, which
+/// takes hash tags, are drawn less often than their share). A sparse one would need too many probes, so its
 /// slot sizes are read in one sweep and a slot drawn by weight.
 fn random_slot(ctx: &mut Ctx, db: usize, rng: &mut fastrand::Rng) -> Option<u16> {
     let dbref = ctx.txn.keyspace().db(db);
@@ -294,7 +295,7 @@ fn random_slot(ctx: &mut Ctx, db: usize, rng: &mut fastrand::Rng) -> Option<u16>
     }
     let keys = dbref.key_count() as f64;
     let per_slot = keys / SLOTS as f64;
-    let cap = (per_slot + 3.0 * per_slot.sqrt() + 1.0).ceil() as usize;
+    let cap = (2.0 * per_slot + 3.0 * per_slot.sqrt() + 4.0).ceil() as usize;
     let expected_probes = SLOTS as f64 * cap as f64 / keys;
     if expected_probes <= PROBES_EXPECTED_MAX as f64 {
         for _ in 0..PROBES_EXPECTED_MAX * 4 {
