@@ -700,3 +700,24 @@ fn object_reports_idle_time_refcount_and_lfu_errors() {
         "no sharing under LFU"
     );
 }
+
+#[test]
+fn scan_with_a_hash_tag_pattern_visits_only_that_slot() {
+    let mut h = Harness::new();
+    for i in 0..400 {
+        h.run(&["SET", &format!("user:{{42}}:{i}"), "v"]);
+        h.run(&["SET", &format!("user:{{43}}:{i}"), "v"]);
+        h.run(&["SET", &format!("other:{i}"), "v"]);
+    }
+    let (mut keys, calls) = scan_all(&mut h, &["MATCH", "user:{42}:*", "COUNT", "50"]);
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 400);
+    assert!(keys.iter().all(|k| k.starts_with("user:{42}:")));
+    assert!(calls >= 8, "COUNT still bounds each call: {calls}");
+    // A cursor past the tag's slot has nothing left to visit.
+    let slot = crate::keyspace::slot::key_slot(b"42") as u64;
+    let past = (slot + 1).to_string();
+    let reply = h.reply(&["SCAN", &past, "MATCH", "user:{42}:*"]);
+    assert_eq!(reply, "*2\r\n$1\r\n0\r\n*0\r\n");
+}

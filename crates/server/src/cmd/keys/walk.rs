@@ -16,7 +16,7 @@ use super::count_lookup;
 use crate::command::error::{CmdError, NOT_INTEGER, SYNTAX};
 use crate::command::{CmdResult, Ctx};
 use crate::keyspace::dict::Keyed;
-use crate::keyspace::slot::SLOTS;
+use crate::keyspace::slot::{key_slot, SLOTS};
 use crate::keyspace::txn::Lookup;
 use crate::util::glob;
 
@@ -122,6 +122,9 @@ pub(super) fn scan(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 /// Visits slots from `cursor` until about `count` keys were seen (or ten times as many table
 /// buckets, as Redis bounds sparse tables), appending the keys that pass the filters to
 /// `out`. Empty slots cost one lock each and count for nothing. Returns the next cursor.
+///
+/// When the pattern pins the hash slot (`user:{42}:*`), only that slot can hold matching
+/// keys: the scan starts there and ends after it.
 fn scan_slots(
     ctx: &mut Ctx,
     db: usize,
@@ -130,6 +133,16 @@ fn scan_slots(
     out: &mut Vec<Vec<u8>>,
 ) -> u64 {
     let (mut slot, mut dict_cursor) = decode_cursor(cursor);
+    let mut end = SLOTS;
+    if let Some(only) = opts.pattern.and_then(pattern_slot).map(usize::from) {
+        if slot > only {
+            return 0;
+        }
+        if slot < only {
+            (slot, dict_cursor) = (only, 0);
+        }
+        end = only + 1;
+    }
     let mut seen = 0usize;
     let mut buckets_left = opts.count.saturating_mul(10);
     loop {
@@ -150,15 +163,15 @@ fn scan_slots(
         ctx.txn.release_shards();
         if dict_cursor == 0 {
             slot += 1;
-            if slot == SLOTS {
+            if slot == end {
                 return 0;
             }
         }
         if seen >= opts.count || buckets_left == 0 {
             if dict_cursor == 0 {
                 // Skip the empty slots ahead, so a scan that has seen every key ends now.
-                slot = next_nonempty_slot(ctx, db, slot);
-                if slot == SLOTS {
+                slot = next_nonempty_slot(ctx, db, slot, end);
+                if slot == end {
                     return 0;
                 }
             }
@@ -167,9 +180,9 @@ fn scan_slots(
     }
 }
 
-/// The first slot from `slot` on holding keys, or `SLOTS` if there is none.
-fn next_nonempty_slot(ctx: &mut Ctx, db: usize, mut slot: usize) -> usize {
-    while slot < SLOTS {
+/// The first slot in `slot..end` holding keys, or `end` if there is none.
+fn next_nonempty_slot(ctx: &mut Ctx, db: usize, mut slot: usize, end: usize) -> usize {
+    while slot < end {
         let empty = ctx.txn.shard_at(db, slot as u16).keys.is_empty();
         ctx.txn.release_shards();
         if !empty {
@@ -178,6 +191,21 @@ fn next_nonempty_slot(ctx: &mut Ctx, db: usize, mut slot: usize) -> usize {
         slot += 1;
     }
     slot
+}
+
+/// The one hash slot every key matching `pattern` must be in, if the pattern fixes it: a
+/// literal prefix (no glob or escape characters) containing a complete, non-empty `{tag}`.
+/// Such a key starts with the same bytes, so its first `{` and the `}` after it are the
+/// pattern's, and its slot is the tag's.
+fn pattern_slot(pattern: &[u8]) -> Option<u16> {
+    let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
+    let open = pattern.iter().position(|&c| c == b'{')?;
+    let len = pattern[open + 1..].iter().position(|&c| c == b'}')?;
+    let literal = &pattern[..open + 1 + len];
+    if len == 0 || literal.iter().any(special) {
+        return None;
+    }
+    Some(key_slot(&pattern[open + 1..open + 1 + len]))
 }
 
 /// Keeps the keys of one slot (still locked) that match the pattern and type and have not
@@ -354,6 +382,35 @@ mod tests {
         }
         assert_eq!(encode_cursor(0, 0), 0, "the start is cursor 0");
         assert_eq!(decode_cursor(u64::MAX), (16383, (1 << 50) - 1));
+    }
+
+    #[test]
+    fn patterns_that_pin_a_slot() {
+        let tag = Some(key_slot(b"42"));
+        assert_eq!(pattern_slot(b"user:{42}:*"), tag);
+        assert_eq!(pattern_slot(b"{42}"), tag);
+        assert_eq!(pattern_slot(b"{42}*{x}"), tag);
+        for free in [
+            &b"user:*"[..],
+            b"*{42}",
+            b"u?er:{42}",
+            b"[a]{42}",
+            b"{4*2}",
+            b"{}x",
+            b"{42",
+            b"a\\{42}",
+        ] {
+            assert_eq!(
+                pattern_slot(free),
+                None,
+                "{}",
+                String::from_utf8_lossy(free)
+            );
+        }
+        for key in [&b"user:{42}:1"[..], b"user:{42}:{x}", b"user:{42}:"] {
+            assert!(glob::matches(b"user:{42}:*", key, false));
+            assert_eq!(Some(key_slot(key)), tag, "{}", String::from_utf8_lossy(key));
+        }
     }
 
     #[test]
