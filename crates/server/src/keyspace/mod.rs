@@ -7,11 +7,13 @@
 //! - [`db`]: shards, databases, the keyspace gate.
 //! - [`txn`]: a command's locked view, with lazy expiry and effect recording.
 //! - [`expire`]: the active expiry cycle.
+//! - [`lazyfree`]: freeing big values and flushed tables on a background thread.
 
 pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod expire;
+pub mod lazyfree;
 pub mod slot;
 pub mod txn;
 pub mod value;
