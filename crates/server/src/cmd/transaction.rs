@@ -6,7 +6,8 @@
 //! is registered in its shard; any write to it sets the watching client's dirty flag, which
 //! EXEC checks after taking its locks.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rudis_resp::Argv;
 
@@ -139,8 +140,8 @@ fn watch(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         {
             continue;
         }
-        let expired_at_watch = is_logically_expired(ctx.txn, db, key);
-        let watcher = ctx.client.watch_ref();
+        let expired_at_watch = Arc::new(AtomicBool::new(is_logically_expired(ctx.txn, db, key)));
+        let watcher = ctx.client.watch_ref(expired_at_watch.clone());
         let shard = ctx.txn.shard(db, key);
         shard
             .extras_mut()
@@ -201,10 +202,9 @@ pub fn watch_broken(_srv: &Server, client: &Client, txn: &mut Txn<'_>) -> bool {
     if client.watch_dirty.load(Ordering::Acquire) {
         return true;
     }
-    client
-        .watched
-        .iter()
-        .any(|w| !w.expired_at_watch && is_logically_expired(txn, w.db, &w.key))
+    client.watched.iter().any(|w| {
+        !w.expired_at_watch.load(Ordering::Acquire) && is_logically_expired(txn, w.db, &w.key)
+    })
 }
 
 /// The key exists but its expiry time has passed.

@@ -42,15 +42,30 @@ pub struct ShardExtras {
 pub struct WatchRef {
     pub client_id: u64,
     pub dirty: Arc<AtomicBool>,
+    /// The key had already expired when it was WATCHed. Deleting it then changes nothing
+    /// logically, so such a deletion clears this flag instead of dirtying the client.
+    pub expired_at_watch: Arc<AtomicBool>,
+}
+
+impl WatchRef {
+    /// The watched key was modified; `exists_now` says whether it still exists.
+    pub fn touch(&self, exists_now: bool) {
+        if self.expired_at_watch.load(Ordering::Acquire) && !exists_now {
+            self.expired_at_watch.store(false, Ordering::Release);
+            return;
+        }
+        self.dirty.store(true, Ordering::Release);
+    }
 }
 
 impl Shard {
-    /// Marks every client watching `key` as dirty.
+    /// Marks every client watching `key` as dirty (see [`WatchRef::touch`]).
     pub fn touch_watchers(&mut self, key: &[u8]) {
         if let Some(extras) = &self.extras {
             if let Some(list) = extras.watchers.get(key) {
+                let exists_now = self.keys.contains(key);
                 for w in list {
-                    w.dirty.store(true, Ordering::Release);
+                    w.touch(exists_now);
                 }
             }
         }

@@ -294,9 +294,9 @@ pub struct Queued {
 pub struct WatchedKey {
     pub db: usize,
     pub key: Vec<u8>,
-    /// The key existed but had already expired when WATCHed (its later deletion by expiry
-    /// does not count as a change).
-    pub expired_at_watch: bool,
+    /// The key existed but had already expired when WATCHed; shared with the shard's
+    /// [`WatchRef`], which clears it when the stale key is deleted.
+    pub expired_at_watch: Arc<AtomicBool>,
 }
 
 /// The private state of one connection.
@@ -361,11 +361,12 @@ impl Client {
         self.multi.is_some()
     }
 
-    /// A reference the keyspace keeps for this client's WATCHes.
-    pub fn watch_ref(&self) -> WatchRef {
+    /// A reference the keyspace keeps for one of this client's WATCHes.
+    pub fn watch_ref(&self, expired_at_watch: Arc<AtomicBool>) -> WatchRef {
         WatchRef {
             client_id: self.info.id,
             dirty: self.watch_dirty.clone(),
+            expired_at_watch,
         }
     }
 

@@ -149,8 +149,9 @@ fn touch_watchers(
             _ => false,
         };
         if changed {
+            let exists_now = after != KeyState::Missing;
             for w in watchers {
-                w.dirty.store(true, Ordering::Release);
+                w.touch(exists_now);
             }
         }
     }
