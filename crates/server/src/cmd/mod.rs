@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod function;
 pub mod hash;
 pub mod info;
 pub mod introspection;
@@ -33,6 +34,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         connection::COMMANDS,
         debug::COMMANDS,
         expire::COMMANDS,
+        function::COMMANDS,
         info::COMMANDS,
         introspection::COMMANDS,
         hash::COMMANDS,

@@ -71,6 +71,8 @@ pub struct ClientInfo {
     pub outbox: Mutex<Vec<u8>>,
     /// When the outbox first went over its soft limit (Unix ms), or 0.
     pub soft_limit_since_ms: AtomicI64,
+    /// Set by the cron for a client idle long enough to give its query buffer back.
+    pub release_query_buffer: AtomicBool,
     /// Set to ask the connection to close; `wake` makes it notice.
     pub kill: AtomicBool,
     pub wake: Signal,
@@ -136,6 +138,7 @@ impl ClientInfo {
             user: Mutex::new("default".to_string()),
             outbox: Mutex::new(Vec::new()),
             soft_limit_since_ms: AtomicI64::new(0),
+            release_query_buffer: AtomicBool::new(false),
             kill: AtomicBool::new(false),
             wake: Signal::default(),
         }

@@ -56,6 +56,7 @@ pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: Sock
         socket,
         input: Vec::with_capacity(READ_CHUNK_BYTES),
         start: 0,
+        input_peak_bytes: 0,
         parser: RequestParser::new(),
         reply: ReplyBuf::new(),
     };
@@ -106,9 +107,15 @@ struct Connection {
     input: Vec<u8>,
     /// Start of the unparsed part of `input`.
     start: usize,
+    /// Most unparsed input held since the buffer was last resized.
+    input_peak_bytes: usize,
     parser: RequestParser,
     reply: ReplyBuf,
 }
+
+/// A query buffer above this size is shrunk once recent requests need less than half of it
+/// (Redis's PROTO_RESIZE_THRESHOLD).
+const QUERY_BUF_RESIZE_THRESHOLD_BYTES: usize = 32 * 1024;
 
 /// Why the loop ended.
 #[derive(Debug)]
@@ -220,9 +227,10 @@ impl Connection {
     }
 
     /// Publishes the query buffer's size for CLIENT LIST (`qbuf`, `qbuf-free`).
-    fn note_query_buffer(&self, client: &Client) {
+    fn note_query_buffer(&mut self, client: &Client) {
         let info = &client.info;
         let unparsed = self.input.len() - self.start;
+        self.input_peak_bytes = self.input_peak_bytes.max(unparsed);
         info.query_buf_bytes.store(unparsed, Ordering::Relaxed);
         let free = self.input.capacity() - self.input.len();
         info.query_buf_free_bytes.store(free, Ordering::Relaxed);
@@ -255,14 +263,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Drops consumed input so the buffer does not grow without bound.
+    /// Drops consumed input so the buffer does not grow without bound. Once everything is
+    /// consumed, a buffer that grew large for an earlier request shrinks to what recent
+    /// requests needed, as Redis resizes query buffers by their recent peak.
     fn compact(&mut self) {
         if self.start == self.input.len() {
             self.input.clear();
             self.start = 0;
-            if self.input.capacity() > 4 * 1024 * 1024 {
-                self.input = Vec::with_capacity(READ_CHUNK_BYTES);
+            let cap = self.input.capacity();
+            if cap > QUERY_BUF_RESIZE_THRESHOLD_BYTES && self.input_peak_bytes < cap / 2 {
+                self.input = Vec::with_capacity(self.input_peak_bytes.max(READ_CHUNK_BYTES));
             }
+            self.input_peak_bytes = 0;
         } else if self.start > 0 && !self.parser.in_progress() {
             self.input.drain(..self.start);
             self.start = 0;
@@ -324,19 +336,26 @@ impl Connection {
                 srv.stats.add(|c| &c.net_output_bytes, pending.len() as u64);
                 self.write_interruptible(&pending, client).await?;
             }
-            if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES {
-                self.input.reserve(
-                    READ_CHUNK_BYTES.max(
-                        self.parser
-                            .pending_bulk_bytes(self.input.len() - self.start)
-                            .min(1 << 20),
-                    ),
-                );
+            if client
+                .info
+                .release_query_buffer
+                .swap(false, Ordering::AcqRel)
+                && self.start == self.input.len()
+            {
+                // Idle: give the buffer back; the next read allocates a fresh one.
+                self.input = Vec::new();
+                self.start = 0;
+                self.note_query_buffer(client);
             }
+            let want = READ_CHUNK_BYTES.max(
+                self.parser
+                    .pending_bulk_bytes(self.input.len() - self.start)
+                    .min(1 << 20),
+            );
             let read = tokio::select! {
                 biased;
                 _ = client.info.wake.wait() => continue,
-                r = self.socket.read_into(&mut self.input) => r,
+                r = self.socket.read_into(&mut self.input, want) => r,
             };
             let n = read.map_err(Closed::Io)?;
             if n == 0 {

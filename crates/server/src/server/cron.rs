@@ -56,18 +56,30 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
         .note_memory_used(super::memory::allocator_stats().allocated);
 }
 
+/// A client idle this long gives its query buffer back (as Redis's client cron does).
+const QUERY_BUF_IDLE_RELEASE_MS: i64 = 2000;
+
+/// Closes clients idle past `timeout`, and asks clients idle for a while to release their
+/// query buffers.
 fn close_idle_clients(srv: &Server, now_ms: i64) {
     let timeout_s = srv.cfg().timeout;
-    if timeout_s <= 0 {
-        return;
-    }
     use super::client::cflag;
     for c in srv.clients.snapshot() {
-        let exempt = c.has_flag(cflag::REPLICA | cflag::MASTER | cflag::BLOCKED | cflag::PUBSUB);
         let idle_ms = now_ms - c.last_interaction_ms.load(Ordering::Relaxed);
-        if !exempt && idle_ms > timeout_s * 1000 {
+        let exempt = c.has_flag(cflag::REPLICA | cflag::MASTER | cflag::BLOCKED | cflag::PUBSUB);
+        if timeout_s > 0 && !exempt && idle_ms > timeout_s * 1000 {
             tracing::debug!("Closing idle client");
             c.request_kill();
+            continue;
+        }
+        let held = c.query_buf_bytes.load(Ordering::Relaxed)
+            + c.query_buf_free_bytes.load(Ordering::Relaxed);
+        if idle_ms >= QUERY_BUF_IDLE_RELEASE_MS
+            && held > 0
+            && !c.release_query_buffer.load(Ordering::Relaxed)
+        {
+            c.release_query_buffer.store(true, Ordering::Release);
+            c.wake.notify();
         }
     }
 }

@@ -30,15 +30,16 @@ impl ClientSocket {
         self.fd.as_ref().expect("socket is registered").get_ref()
     }
 
-    /// Reads what is available into the spare capacity of `buf` (at least 1 byte is
-    /// reserved). Returns 0 at end of stream.
-    pub async fn read_into(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// Reads what is available into the spare capacity of `buf`, first making room for at
+    /// least `want` bytes (only once data is there, so an idle connection holds no buffer).
+    /// Returns 0 at end of stream.
+    pub async fn read_into(&self, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
         let fd = self.fd.as_ref().expect("socket is registered");
-        if buf.capacity() == buf.len() {
-            buf.reserve(4096);
-        }
         loop {
             let mut guard = fd.readable().await?;
+            if buf.capacity() - buf.len() < want.max(1) {
+                buf.reserve(want.max(1));
+            }
             let spare = buf.spare_capacity_mut();
             let want = spare.len();
             // SAFETY: `recv` writes at most `want` bytes into the vector's spare capacity, and
