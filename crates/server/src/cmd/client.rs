@@ -15,6 +15,7 @@ use super::util::{int_arg, is, reply_help, subcommand_syntax_error, text, valida
 use crate::command::error::{CmdError, SYNTAX};
 use crate::command::spec::{acl, flag, CommandSpec};
 use crate::command::{CmdResult, Ctx};
+use crate::keyspace::blocking::WaitState;
 use crate::server::client::{cflag, Client, ClientInfo, ClientType, ReplyMode, NO_COMMAND};
 use crate::server::{unix_ms, Server};
 
@@ -527,19 +528,26 @@ fn client_unpause(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]. No command blocks yet, so no client is ever
-/// unblocked: the reply is 0.
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]: ends a client's blocking command as if it
+/// timed out, or with an UNBLOCKED error. Replies 1 if the client was blocked on keys.
 fn client_unblock(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     if argv.len() > 4 {
         return Err(subcommand_syntax_error(argv));
     }
+    let mut outcome = WaitState::TimedOut;
     if let Some(reason) = argv.try_get(3) {
-        if !is(reason, "timeout") && !is(reason, "error") {
+        if is(reason, "error") {
+            outcome = WaitState::Unblocked;
+        } else if !is(reason, "timeout") {
             return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into());
         }
     }
-    int_arg(argv.get(2))?;
-    ctx.reply.int(0);
+    let id = int_arg(argv.get(2))?;
+    let unblocked = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.srv.blocked.get(id))
+        .is_some_and(|w| w.finish(outcome));
+    ctx.reply.int(i64::from(unblocked));
     Ok(())
 }
 

@@ -314,13 +314,14 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     };
     txn.replica = srv.keeps_expired_keys();
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
-    commit(srv, &mut txn, entry, argv, 0, false);
+    let ready = commit(srv, &mut txn, entry, argv, 0, false);
     drop(txn);
     account(srv, client, entry, argv, started_us, failed);
+    super::blocked::serve_ready(srv, ready);
 }
 
 /// Calls the handler; returns true if it replied with an error.
-fn invoke(
+pub(super) fn invoke(
     srv: &Server,
     client: &mut Client,
     reply: &mut ReplyBuf,
@@ -349,14 +350,15 @@ fn invoke(
 /// Records the default propagation of a command that changed something (`dirty` grew past
 /// `dirty_before`) and, outside MULTI, publishes the effects. Called with the shard locks
 /// still held.
-fn commit(
+/// Returns the keys that became ready for blocked clients (when it published the effects).
+pub(super) fn commit(
     srv: &Server,
     txn: &mut Txn<'_>,
     entry: &CmdEntry,
     argv: Argv<'_>,
     dirty_before: u64,
     in_multi: bool,
-) {
+) -> Vec<(usize, Vec<u8>)> {
     let fx = &mut txn.effects;
     if fx.dirty > dirty_before
         && !fx.rewritten
@@ -368,13 +370,15 @@ fn commit(
         fx.propagate.push((txn.db, cmd));
     }
     fx.rewritten = false;
-    if !in_multi {
-        flush_effects(srv, txn, false);
+    if in_multi {
+        return Vec::new();
     }
+    flush_effects(srv, txn, false)
 }
 
 /// Sends accumulated effects to the propagation point and the notification channels.
-pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) {
+/// Returns the keys that became ready for blocked clients.
+pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) -> Vec<(usize, Vec<u8>)> {
     let fx = std::mem::take(&mut txn.effects);
     srv.propagator.feed(&fx.propagate, multi);
     let stats = &srv.stats;
@@ -383,6 +387,7 @@ pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) {
     stats.add(|c| &c.keyspace_hits, fx.hits);
     stats.add(|c| &c.keyspace_misses, fx.misses);
     srv.publish_events(&fx.events);
+    fx.ready_keys
 }
 
 /// Commandstats, slowlog and latency monitor for one call. Durations use the wall clock in
@@ -481,9 +486,10 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         account(srv, client, entry, argv, t0, failed);
     }
     client.deny_blocking = deny_blocking_before;
-    flush_effects(srv, &mut txn, true);
+    let ready = flush_effects(srv, &mut txn, true);
     drop(txn);
     crate::cmd::transaction::unwatch_all(srv, client);
+    super::blocked::serve_ready(srv, ready);
 }
 
 /// Locks what a transaction needs: the shards of every queued command's keys (following

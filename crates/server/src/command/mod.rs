@@ -2,6 +2,7 @@
 //! gate every request passes ([`dispatch`]), and what handlers work with ([`ctx`],
 //! [`error`]). The handlers themselves live in [`crate::cmd`], one module per family.
 
+pub mod blocked;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;

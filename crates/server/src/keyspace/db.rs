@@ -35,6 +35,8 @@ pub struct Shard {
 pub struct ShardExtras {
     /// WATCHed keys: each watching client's "dirty" flag, set when the key is modified.
     pub watchers: HashMap<Vec<u8>, Vec<WatchRef>>,
+    /// Clients blocked on keys of this shard (BLPOP and friends), oldest first.
+    pub waiters: super::blocking::KeyWaiters,
 }
 
 /// A client's interest in a watched key.
@@ -82,13 +84,22 @@ impl Shard {
         }
     }
 
+    /// True if a client is blocked waiting for `key`.
+    pub fn has_waiters(&self, key: &[u8]) -> bool {
+        self.extras.as_ref().is_some_and(|e| e.waiters.has(key))
+    }
+
     pub fn extras_mut(&mut self) -> &mut ShardExtras {
         self.extras.get_or_insert_with(Default::default)
     }
 
     /// Drops the extras box once nothing is registered.
     pub fn prune_extras(&mut self) {
-        if self.extras.as_ref().is_some_and(|e| e.watchers.is_empty()) {
+        if self
+            .extras
+            .as_ref()
+            .is_some_and(|e| e.watchers.is_empty() && e.waiters.is_empty())
+        {
             self.extras = None;
         }
     }

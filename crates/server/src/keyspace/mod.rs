@@ -7,8 +7,10 @@
 //! - [`db`]: shards, databases, the keyspace gate.
 //! - [`txn`]: a command's locked view, with lazy expiry and effect recording.
 //! - [`expire`]: the active expiry cycle.
+//! - [`blocking`]: clients blocked on keys (BLPOP and friends) and serving them.
 //! - [`lazyfree`]: freeing big values and flushed tables on a background thread.
 
+pub mod blocking;
 pub mod bytes;
 pub mod db;
 pub mod dict;

@@ -371,6 +371,8 @@ impl<'a> Txn<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> bool {
+        // A client blocked on this key may be able to run now (RENAME, SORT ... STORE...).
+        self.signal_ready_in(db, key);
         let lru = self.lru_clock;
         let ks = self.ks;
         let shard = self.shard(db, key);
@@ -400,6 +402,7 @@ impl<'a> Txn<'a> {
     /// Adds a key known not to exist (after a lookup returned `None`).
     pub fn add(&mut self, key: &[u8], value: Value) -> &mut KeyEntry {
         let (db, lru, ks) = (self.db, self.lru_clock, self.ks);
+        self.signal_ready_in(db, key);
         let shard = self.shard(db, key);
         ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
         shard.keys.insert_new(KeyEntry::new(key, value, lru))
@@ -485,7 +488,20 @@ impl<'a> Txn<'a> {
 
     /// Marks a key as ready for clients blocked on it (a push to a list, an add to a zset).
     pub fn signal_ready(&mut self, key: &[u8]) {
-        self.effects.ready_keys.push((self.db, key.to_vec()));
+        self.signal_ready_in(self.db, key);
+    }
+
+    /// Marks `key` in `db` as ready if a client is blocked on it.
+    pub fn signal_ready_in(&mut self, db: usize, key: &[u8]) {
+        if self.shard(db, key).has_waiters(key)
+            && !self
+                .effects
+                .ready_keys
+                .iter()
+                .any(|(d, k)| *d == db && k == key)
+        {
+            self.effects.ready_keys.push((db, key.to_vec()));
+        }
     }
 
     /// Records a keyspace event in the selected database.

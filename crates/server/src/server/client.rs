@@ -325,6 +325,12 @@ pub struct Client {
     pub subscriptions: crate::pubsub::Subscriptions,
     /// The client may not block (scripts, MULTI replay); SUBSCRIBE is refused.
     pub deny_blocking: bool,
+    /// The command just run blocked: the connection waits for this waiter's outcome.
+    pub blocked: Option<Arc<crate::keyspace::blocking::Waiter>>,
+    /// This client stands in for a blocked client whose command is being run again.
+    pub serving: bool,
+    /// Set when a command run for a waiter found nothing again.
+    pub still_blocked: bool,
     /// Indexes of the running command's arguments that must never be logged (passwords):
     /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
     pub redacted_args: Vec<usize>,
@@ -352,6 +358,9 @@ impl Client {
             is_master: false,
             subscriptions: Default::default(),
             deny_blocking: false,
+            blocked: None,
+            serving: false,
+            still_blocked: false,
             redacted_args: Vec::new(),
         }
     }

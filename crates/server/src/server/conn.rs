@@ -19,6 +19,7 @@ use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 use super::client::{cflag, Client, ClientInfo};
 use super::{unix_ms, Server};
 use crate::command::dispatch;
+use crate::keyspace::blocking::{WaitState, Waiter};
 
 /// Bytes read at a time.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -97,6 +98,7 @@ fn admit(srv: &Server, client: &Client) -> Result<(), String> {
 
 /// Releases what a client holds in shared structures.
 fn disconnect(srv: &Server, client: &mut Client) {
+    crate::command::blocked::unregister(srv, client);
     crate::cmd::transaction::unwatch_all(srv, client);
     crate::cmd::pubsub::unsubscribe_all(srv, client);
     srv.clients.unregister(client.id());
@@ -134,6 +136,8 @@ enum Progress {
     Drained,
     /// A request is held by CLIENT PAUSE; it and what follows stay buffered.
     Paused,
+    /// A request blocked (BLPOP...); what follows waits until it is served or times out.
+    Blocked,
 }
 
 impl std::fmt::Display for Closed {
@@ -162,9 +166,16 @@ impl Connection {
             limits.auth_required = !client.authenticated;
             let outcome = self.process(srv, client, &limits);
             self.flush(srv, client).await?;
-            if let Progress::Paused = outcome? {
-                self.wait_pause_change(srv, client).await?;
-                continue;
+            match outcome? {
+                Progress::Paused => {
+                    self.wait_pause_change(srv, client).await?;
+                    continue;
+                }
+                Progress::Blocked => {
+                    self.wait_blocked(srv, client).await?;
+                    continue;
+                }
+                Progress::Drained => {}
             }
             if client.close_after_reply {
                 return Err(Closed::Quit);
@@ -198,13 +209,13 @@ impl Connection {
                         progress = Progress::Paused;
                         break;
                     }
-                    client
-                        .info
-                        .last_interaction_ms
-                        .store(unix_ms(), Ordering::Relaxed);
                     dispatch::call(srv, client, &mut self.reply, argv);
                     limits.auth_required = !client.authenticated;
                     self.start += n;
+                    if client.blocked.is_some() {
+                        progress = Progress::Blocked;
+                        break;
+                    }
                 }
                 Ok(Parsed::Empty(n)) | Ok(Parsed::Newline(n)) => self.start += n,
                 Ok(Parsed::Incomplete) => break,
@@ -261,6 +272,62 @@ impl Connection {
             self.write_interruptible(&pending, client).await?;
         }
         Ok(())
+    }
+
+    /// Waits until the blocked command is served, times out, is unblocked by CLIENT UNBLOCK,
+    /// or the client goes away. Input that arrives meanwhile is buffered, not run.
+    async fn wait_blocked(&mut self, srv: &Server, client: &mut Client) -> Result<(), Closed> {
+        let w = client
+            .blocked
+            .clone()
+            .expect("a blocked client has a waiter");
+        let outcome = self.await_waiter(client, &w).await;
+        crate::command::blocked::unregister(srv, client);
+        outcome
+    }
+
+    async fn await_waiter(&mut self, client: &Client, w: &Waiter) -> Result<(), Closed> {
+        loop {
+            let state = w.state.lock().clone();
+            match state {
+                WaitState::Waiting => {}
+                WaitState::Served(reply) => return Ok(self.reply.raw(&reply)),
+                WaitState::TimedOut => return Ok((w.timeout_reply)(&mut self.reply)),
+                WaitState::Unblocked => {
+                    return Ok(self
+                        .reply
+                        .error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
+                }
+            }
+            if client.info.is_killed() {
+                return Err(Closed::Killed);
+            }
+            let pending = client.info.take_out();
+            if !pending.is_empty() {
+                self.write_interruptible(&pending, client).await?;
+            }
+            let left_ms = w
+                .deadline_ms
+                .map(|d| u64::try_from(d - unix_ms()).unwrap_or(0));
+            let timeout = async {
+                match left_ms {
+                    Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = client.info.wake.wait() => {}
+                _ = timeout => {
+                    let _ = w.finish(WaitState::TimedOut);
+                }
+                r = self.socket.read_into(&mut self.input, READ_CHUNK_BYTES) => match r {
+                    Ok(0) => return Err(Closed::Eof),
+                    Ok(_) => self.note_query_buffer(client),
+                    Err(e) => return Err(Closed::Io(e)),
+                },
+            }
+        }
     }
 
     /// Drops consumed input so the buffer does not grow without bound. Once everything is

@@ -44,7 +44,8 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
         let budget = period * EXPIRE_CYCLE_PERCENT / 100;
         let started = std::time::Instant::now();
         active_expire_cycle(&srv.keyspace, cursor, now, budget, |txn| {
-            crate::command::dispatch::flush_effects(srv, txn, false);
+            // Expiry deletes keys; it never makes one ready for a blocked client.
+            let _ = crate::command::dispatch::flush_effects(srv, txn, false);
         });
         let threshold_ms = srv.cfg().latency_monitor_threshold;
         srv.latency

@@ -129,6 +129,8 @@ pub struct Server {
     pub stats: Stats,
     pub propagator: Propagator,
     pub pubsub: PubSub,
+    /// Clients blocked on keys, by client id.
+    pub blocked: crate::keyspace::blocking::BlockedClients,
     pub slowlog: SlowLog,
     pub latency: LatencyMonitor,
     pub monitors: Monitors,
@@ -160,6 +162,7 @@ impl Server {
             stats: Stats::new(command_count),
             propagator: Propagator::new(),
             pubsub: PubSub::new(),
+            blocked: Default::default(),
             slowlog: SlowLog::default(),
             latency: LatencyMonitor::default(),
             monitors: Monitors::default(),
