@@ -291,12 +291,18 @@ impl Connection {
             let state = w.state.lock().clone();
             match state {
                 WaitState::Waiting => {}
-                WaitState::Served(reply) => return Ok(self.reply.raw(&reply)),
-                WaitState::TimedOut => return Ok((w.timeout_reply)(&mut self.reply)),
+                WaitState::Served(reply) => {
+                    self.reply.raw(&reply);
+                    return Ok(());
+                }
+                WaitState::TimedOut => {
+                    (w.timeout_reply)(&mut self.reply);
+                    return Ok(());
+                }
                 WaitState::Unblocked => {
-                    return Ok(self
-                        .reply
-                        .error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
+                    self.reply
+                        .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    return Ok(());
                 }
             }
             if client.info.is_killed() {
