@@ -302,3 +302,51 @@ fn clients_read_hashes_as_maps() {
     assert_eq!(server.cli(&["HLEN", "user"]).trim(), "0");
     assert_eq!(server.cli(&["HSTRLEN", "user", "name"]).trim(), "0");
 }
+
+/// `HSET k:N field0 value0 ... field9 value9` for N in `0..keys`, RESP-encoded.
+fn small_hashes_payload(keys: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for n in 0..keys {
+        let key = format!("k:{n}");
+        let mut args: Vec<String> = vec!["HSET".into(), key];
+        for i in 0..10 {
+            args.push(format!("field{i}"));
+            args.push(format!("value{i}"));
+        }
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in &args {
+            out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn small_hashes_loaded_through_a_pipe_stay_compact() {
+    // Redis 7.0 needs about 271 bytes of RSS per key here; each of ours costs a 64-byte key
+    // node, the 192-byte allocation of its 167-byte listpack and a share of the bucket arrays,
+    // plus, at this size, 10 bytes per key for the database's shard array. A query buffer
+    // that grew with every pipelined read used to add 45 more.
+    const KEYS: usize = 100_000;
+    let server = ServerProcess::start(&[]);
+    let payload = small_hashes_payload(KEYS);
+    let rss_before = server.rss_bytes();
+    let mut cli = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "--pipe"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("redis-cli runs (Debian package redis-tools)");
+    let mut stdin = cli.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &payload));
+    let out = cli.wait_with_output().expect("redis-cli --pipe");
+    writer.join().expect("writer").expect("payload written");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains(&format!("errors: 0, replies: {KEYS}")),
+        "{summary}"
+    );
+    let per_key = server.rss_bytes().saturating_sub(rss_before) / KEYS as u64;
+    assert!(per_key <= 300, "{per_key} bytes of RSS per key");
+    assert_eq!(server.cli(&["HGET", "k:99999", "field9"]).trim(), "value9");
+}

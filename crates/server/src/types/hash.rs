@@ -165,13 +165,24 @@ impl Hash {
     /// when a pair does not fit the listpack. Returns the number of fields that were new.
     pub fn set_many<'a>(
         &mut self,
-        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
         limits: Limits,
     ) -> usize {
+        let growth_bytes_max: usize = pairs
+            .clone()
+            .map(|(f, v)| lp_entry_bytes_max(f) + lp_entry_bytes_max(v))
+            .fold(0, usize::saturating_add);
         let mut pairs = pairs.peekable();
         let mut created = 0;
         if let Hash::Listpack(lp) = self {
-            let (added, full) = lp.edit(|v| lp_set_many(v, &mut pairs, limits));
+            let (added, full) = lp.edit(|v| {
+                // Room for everything up front: the listpack is reallocated once, not once per
+                // doubling, and a new hash ends up in one exact-size allocation.
+                if listpack::safe_to_add(v.len(), growth_bytes_max) {
+                    v.reserve_exact(growth_bytes_max);
+                }
+                lp_set_many(v, &mut pairs, limits)
+            });
             created += added;
             if !full {
                 return created;
@@ -343,6 +354,18 @@ fn lp_value_of(lp: Lp<'_>, field_at: usize) -> usize {
 
 fn lp_pairs(lp: Lp<'_>) -> Iter<'_> {
     Iter::Listpack { lp, at: lp.first() }
+}
+
+/// The most bytes a listpack entry holding `s` takes: its string form (an integer form is
+/// never longer), with the backlen bound loosely above 127 bytes.
+fn lp_entry_bytes_max(s: &[u8]) -> usize {
+    let header_bytes = match s.len() {
+        0..=63 => 1,
+        64..=4095 => 2,
+        _ => 5,
+    };
+    let body_bytes = header_bytes + s.len();
+    body_bytes + if body_bytes < 128 { 1 } else { 5 }
 }
 
 /// Sets pairs into the listpack bytes `v` until a pair does not fit (left unconsumed) or the
