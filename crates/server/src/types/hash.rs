@@ -168,13 +168,13 @@ impl Hash {
         pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
         limits: Limits,
     ) -> usize {
-        let growth_bytes_max: usize = pairs
-            .clone()
-            .map(|(f, v)| lp_entry_bytes_max(f) + lp_entry_bytes_max(v))
-            .fold(0, usize::saturating_add);
         let mut pairs = pairs.peekable();
         let mut created = 0;
         if let Hash::Listpack(lp) = self {
+            let growth_bytes_max = pairs
+                .clone()
+                .map(|(f, v)| lp_entry_bytes_max(f) + lp_entry_bytes_max(v))
+                .fold(0, usize::saturating_add);
             let (added, full) = lp.edit(|v| {
                 // Room for everything up front: the listpack is reallocated once, not once per
                 // doubling, and a new hash ends up in one exact-size allocation.
