@@ -161,10 +161,15 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
         assert!(databases >= 1);
-        Keyspace {
+        let ks = Keyspace {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             gate: RwLock::new(()),
-        }
+        };
+        // Database 0 is the one nearly every deployment uses: its shard array (a fixed ~1 MB,
+        // the price of per-slot locking) is part of the server's start-up footprint rather
+        // than a surprise on the first write.
+        ks.db(0).shard(0);
+        ks
     }
 
     pub fn db_count(&self) -> usize {

@@ -27,6 +27,11 @@ pub fn hash_key(key: &[u8]) -> u64 {
 /// Something stored in a [`Dict`]: it knows its own key.
 pub trait Keyed {
     fn key(&self) -> &[u8];
+
+    /// Entries per bucket the table reaches before doubling. 1 keeps chains short; the
+    /// keyspace uses 2, halving the bucket array's bytes per key for about half an extra
+    /// pointer hop per lookup.
+    const MAX_LOAD: usize = 1;
 }
 
 struct Node<E> {
@@ -358,7 +363,7 @@ impl<E: Keyed> Dict<E> {
     fn grow_if_needed(&mut self) {
         if self.buckets.is_empty() {
             self.resize(MIN_BUCKETS);
-        } else if self.len >= self.buckets.len() {
+        } else if self.len >= self.buckets.len() * E::MAX_LOAD {
             self.resize(self.buckets.len() * 2);
         }
     }

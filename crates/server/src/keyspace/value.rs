@@ -82,6 +82,8 @@ impl Keyed for KeyEntry {
     fn key(&self) -> &[u8] {
         self.key.as_slice()
     }
+
+    const MAX_LOAD: usize = 2;
 }
 
 impl KeyEntry {
@@ -139,6 +141,8 @@ impl Keyed for ExpireEntry {
     fn key(&self) -> &[u8] {
         self.key.as_slice()
     }
+
+    const MAX_LOAD: usize = 2;
 }
 
 #[cfg(test)]
