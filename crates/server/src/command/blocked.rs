@@ -21,6 +21,7 @@ pub fn serve_ready(srv: &Server, mut ready: Vec<(usize, Vec<u8>)>) {
     }
     let mut txn = Txn::exclusive(&srv.keyspace, 0, unix_ms());
     txn.replica = srv.keeps_expired_keys();
+    txn.writes = true;
     let mut i = 0;
     while i < ready.len() {
         let (db, key) = ready[i].clone();

@@ -313,6 +313,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
         }
     };
     txn.replica = srv.keeps_expired_keys();
+    txn.writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     let ready = commit(srv, &mut txn, entry, argv, 0, false);
     drop(txn);
@@ -535,10 +536,17 @@ fn open_exec_txn<'a>(srv: &'a Server, client: &Client, queued: &[Queued], now_ms
                 .map(|&i| (db, argv.get(i).to_vec())),
         );
     }
+    let writes = queued.iter().any(|q| {
+        let spec = srv.commands.get(q.cmd_id).spec;
+        spec.has(flag::WRITE) || spec.has(flag::MAY_REPLICATE)
+    });
     if exclusive {
-        return Txn::exclusive(&srv.keyspace, client.db, now_ms);
+        let mut txn = Txn::exclusive(&srv.keyspace, client.db, now_ms);
+        txn.writes = writes;
+        return txn;
     }
     let mut txn = Txn::shared(&srv.keyspace, client.db, now_ms);
+    txn.writes = writes;
     txn.lock_keys(keys.iter().map(|(db, k)| (*db, k.as_slice())));
     txn
 }

@@ -28,6 +28,8 @@ pub struct Shard {
     pub expires: Dict<ExpireEntry>,
     /// Clients watching or blocked on keys of this shard; `None` in the common case.
     pub extras: Option<Box<ShardExtras>>,
+    /// The last snapshot epoch that has this shard (see `keyspace::snapshot`).
+    pub snapshot_epoch: u64,
 }
 
 /// Per-key registrations that writes to the key must honour.
@@ -156,6 +158,8 @@ impl Db {
 pub struct Keyspace {
     dbs: Box<[Db]>,
     pub(super) gate: RwLock<()>,
+    /// The point-in-time snapshot in progress, if any.
+    pub snapshots: super::snapshot::Snapshots,
 }
 
 impl Keyspace {
@@ -164,6 +168,7 @@ impl Keyspace {
         let ks = Keyspace {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             gate: RwLock::new(()),
+            snapshots: Default::default(),
         };
         // Database 0 is the one nearly every deployment uses: its shard array (a fixed ~1 MB,
         // the price of per-slot locking) is part of the server's start-up footprint rather

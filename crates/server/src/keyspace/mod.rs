@@ -7,6 +7,7 @@
 //! - [`db`]: shards, databases, the keyspace gate.
 //! - [`txn`]: a command's locked view, with lazy expiry and effect recording.
 //! - [`expire`]: the active expiry cycle.
+//! - [`snapshot`]: fork-free point-in-time snapshots.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends) and serving them.
 //! - [`lazyfree`]: freeing big values and flushed tables on a background thread.
 
@@ -17,6 +18,7 @@ pub mod dict;
 pub mod expire;
 pub mod lazyfree;
 pub mod slot;
+pub mod snapshot;
 pub mod txn;
 pub mod value;
 

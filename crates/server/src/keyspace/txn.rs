@@ -153,7 +153,9 @@ pub struct Txn<'a> {
     pub lru_clock: u32,
     /// True on a replica: keys are never deleted because of time, only hidden.
     pub replica: bool,
-    /// Lazy and active expiry are enabled (DEBUG SET-ACTIVE-EXPIRE does not affect lazy).
+    /// The command may write: every shard it locks is offered to an active snapshot first.
+    /// Mutating methods offer their shard even when this is false (lazy expiry in a read).
+    pub writes: bool,
     pub effects: Effects,
 }
 
@@ -184,6 +186,7 @@ impl<'a> Txn<'a> {
             now_ms,
             lru_clock: lru_clock_at(now_ms),
             replica: false,
+            writes: false,
             effects: Effects::default(),
         }
     }
@@ -233,7 +236,7 @@ impl<'a> Txn<'a> {
             Ok(i) => i,
             Err(i) => {
                 let mutex = ks.db(db).shard(slot);
-                let guard = if self.exclusive || i == self.held.len() {
+                let mut guard = if self.exclusive || i == self.held.len() {
                     mutex.lock()
                 } else {
                     // Out of order: only safe if uncontended. Declared keys are always locked
@@ -246,6 +249,9 @@ impl<'a> Txn<'a> {
                         }
                     }
                 };
+                if self.writes {
+                    ks.snapshots.before_write(db, slot, &mut guard);
+                }
                 self.held.insert(
                     i,
                     Held {
@@ -257,6 +263,16 @@ impl<'a> Txn<'a> {
                 i
             }
         }
+    }
+
+    /// The shard holding `key`, locked and given to an active snapshot before it changes.
+    fn shard_for_write(&mut self, db: usize, key: &[u8]) -> &mut Shard {
+        let i = self.lock_slot(db, self.memo.slot_of(key));
+        let held = &mut self.held[i];
+        self.ks
+            .snapshots
+            .before_write(db, held.slot, &mut held.guard);
+        &mut held.guard
     }
 
     /// The shard holding `key` in database `db`, locking it if needed.
@@ -326,6 +342,12 @@ impl<'a> Txn<'a> {
             self.effects.hits += 1;
         }
         let lru = self.lru_clock;
+        if mode == Lookup::Write && !self.writes {
+            let held = &mut self.held[i];
+            self.ks
+                .snapshots
+                .before_write(db, held.slot, &mut held.guard);
+        }
         let entry = self.held[i].guard.keys.get_mut_hashed(key, hash)?;
         if mode != Lookup::Peek {
             entry.access = lru;
@@ -375,7 +397,7 @@ impl<'a> Txn<'a> {
         self.signal_ready_in(db, key);
         let lru = self.lru_clock;
         let ks = self.ks;
-        let shard = self.shard(db, key);
+        let shard = self.shard_for_write(db, key);
         let hash = hash_key(key);
         match shard.keys.get_mut_hashed(key, hash) {
             Some(entry) => {
@@ -403,7 +425,7 @@ impl<'a> Txn<'a> {
     pub fn add(&mut self, key: &[u8], value: Value) -> &mut KeyEntry {
         let (db, lru, ks) = (self.db, self.lru_clock, self.ks);
         self.signal_ready_in(db, key);
-        let shard = self.shard(db, key);
+        let shard = self.shard_for_write(db, key);
         ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
         shard.keys.insert_new(KeyEntry::new(key, value, lru))
     }
@@ -416,7 +438,7 @@ impl<'a> Txn<'a> {
 
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<KeyEntry> {
         let ks = self.ks;
-        let shard = self.shard(db, key);
+        let shard = self.shard_for_write(db, key);
         let hash = hash_key(key);
         let entry = shard.keys.remove_hashed(key, hash)?;
         if entry.has_expire() {
@@ -434,7 +456,7 @@ impl<'a> Txn<'a> {
 
     pub fn set_expire_in(&mut self, db: usize, key: &[u8], at_ms: i64) -> bool {
         let ks = self.ks;
-        let shard = self.shard(db, key);
+        let shard = self.shard_for_write(db, key);
         let hash = hash_key(key);
         let Some(entry) = shard.keys.get_mut_hashed(key, hash) else {
             return false;
@@ -460,7 +482,7 @@ impl<'a> Txn<'a> {
     /// Removes the expiry time of a key. Returns true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let (db, ks) = (self.db, self.ks);
-        let shard = self.shard(db, key);
+        let shard = self.shard_for_write(db, key);
         let hash = hash_key(key);
         let Some(entry) = shard.keys.get_mut_hashed(key, hash) else {
             return false;
