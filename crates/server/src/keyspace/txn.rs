@@ -334,9 +334,9 @@ impl<'a> Txn<'a> {
             Found::Live => {}
             Found::Expired if !self.replica => {
                 self.expire_now(db, key);
-                return self.missed(mode);
+                return self.missed(mode, db, key);
             }
-            _ => return self.missed(mode),
+            _ => return self.missed(mode, db, key),
         }
         if mode == Lookup::Read {
             self.effects.hits += 1;
@@ -355,9 +355,11 @@ impl<'a> Txn<'a> {
         Some(entry)
     }
 
-    fn missed<T>(&mut self, mode: Lookup) -> Option<T> {
+    /// A read lookup that finds nothing counts a miss and fires `keymiss`, as in Redis.
+    fn missed<T>(&mut self, mode: Lookup, db: usize, key: &[u8]) -> Option<T> {
         if mode == Lookup::Read {
             self.effects.misses += 1;
+            self.notify_in(db, event::KEY_MISS, "keymiss", key);
         }
         None
     }
