@@ -126,7 +126,10 @@ fn bitop_stores_raw_and_deletes_on_empty_result() {
     );
     let out = k.run(&["BITOP", "AND", "d", "missing"]);
     assert_eq!(out.reply_str(), ":0\r\n");
-    assert_eq!(out.events(), vec![("del", b"d".to_vec())]);
+    assert_eq!(
+        out.events(),
+        vec![("keymiss", b"missing".to_vec()), ("del", b"d".to_vec())]
+    );
     assert_eq!(
         out.propagated(),
         vec![resp(&["BITOP", "AND", "d", "missing"])]
