@@ -25,6 +25,7 @@ pub mod config;
 pub mod keyspace;
 pub mod propagate;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod start;
 pub mod types;

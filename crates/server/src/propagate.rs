@@ -2,16 +2,26 @@
 //! [`Propagator::feed`], called by the dispatch gate while the command still holds its shard
 //! locks, so the stream orders writes exactly as the locks serialized them. Commands arrive
 //! already in deterministic form (see `keyspace::txn::Effects`); this module adds the SELECT
-//! needed when the database changes and wraps a transaction's commands in MULTI/EXEC.
+//! each consumer needs when the database changes and wraps a transaction's commands in
+//! MULTI/EXEC.
 //!
-//! Consumers (the AOF writer, the replication backlog) register as [`Sink`]s. With none
+//! Consumers (the AOF, the replication stream) register as [`Sink`]s, each with the targets it
+//! takes: PUBLISH goes to replicas only; on a replica, commands applied from the master go to
+//! the AOF only, since sub-replicas receive the master's own byte stream. With no sink
 //! registered, feeding costs one atomic load.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::keyspace::txn::encode_command;
+use crate::keyspace::txn::{encode_command, Propagated};
+
+/// Propagation targets (bit masks).
+pub mod target {
+    pub const AOF: u8 = 1;
+    pub const REPLICAS: u8 = 2;
+    pub const ALL: u8 = AOF | REPLICAS;
+}
 
 /// A consumer of the propagated stream.
 pub trait Sink: Send {
@@ -19,16 +29,17 @@ pub trait Sink: Send {
     fn feed(&mut self, bytes: &[u8]);
 }
 
-struct Stream {
-    /// The database the stream's consumers have selected, if any.
+struct Registered {
+    sink: Box<dyn Sink>,
+    /// Which targets this sink is.
+    targets: u8,
+    /// The database this sink's stream has selected, if any.
     selected_db: Option<usize>,
-    sinks: Vec<Box<dyn Sink>>,
-    scratch: Vec<u8>,
 }
 
 pub struct Propagator {
     active: AtomicBool,
-    stream: Mutex<Stream>,
+    sinks: Mutex<Vec<Registered>>,
 }
 
 impl Default for Propagator {
@@ -41,11 +52,7 @@ impl Propagator {
     pub fn new() -> Self {
         Propagator {
             active: AtomicBool::new(false),
-            stream: Mutex::new(Stream {
-                selected_db: None,
-                sinks: Vec::new(),
-                scratch: Vec::new(),
-            }),
+            sinks: Mutex::new(Vec::new()),
         }
     }
 
@@ -54,44 +61,63 @@ impl Propagator {
         self.active.load(Ordering::Acquire)
     }
 
-    pub fn add_sink(&self, sink: Box<dyn Sink>) {
-        let mut s = self.stream.lock();
-        s.sinks.push(sink);
-        s.selected_db = None;
+    /// Registers a consumer of `targets`. Its stream starts with a SELECT.
+    pub fn add_sink(&self, targets: u8, sink: Box<dyn Sink>) {
+        self.sinks.lock().push(Registered {
+            sink,
+            targets,
+            selected_db: None,
+        });
         self.active.store(true, Ordering::Release);
     }
 
-    /// Feeds commands (database, RESP-encoded command), wrapped in MULTI/EXEC if `multi` and
-    /// there is more than one.
-    pub fn feed(&self, cmds: &[(usize, Vec<u8>)], multi: bool) {
+    /// Feeds commands, wrapped in MULTI/EXEC when `multi` and a sink gets more than one.
+    /// `exclude` masks out targets for this batch (a replica applying its master's stream
+    /// excludes REPLICAS).
+    pub fn feed(&self, cmds: &[Propagated], multi: bool, exclude: u8) {
         if cmds.is_empty() || !self.is_active() {
             return;
         }
-        let mut guard = self.stream.lock();
-        let s = &mut *guard;
-        s.scratch.clear();
-        let wrap = multi && cmds.len() > 1;
-        if wrap {
-            // MULTI goes after any SELECT for the first command.
-            select_db(&mut s.selected_db, cmds[0].0, &mut s.scratch);
-            encode_command(&[b"MULTI"], &mut s.scratch);
-        }
-        for (db, cmd) in cmds {
-            select_db(&mut s.selected_db, *db, &mut s.scratch);
-            s.scratch.extend_from_slice(cmd);
-        }
-        if wrap {
-            encode_command(&[b"EXEC"], &mut s.scratch);
-        }
-        let Stream { sinks, scratch, .. } = s;
-        for sink in sinks.iter_mut() {
-            sink.feed(scratch);
+        let mut sinks = self.sinks.lock();
+        let mut out = Vec::new();
+        for s in sinks.iter_mut() {
+            let wanted = s.targets & !exclude;
+            let mine: Vec<&Propagated> = cmds.iter().filter(|c| c.targets & wanted != 0).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            out.clear();
+            encode_batch(&mut s.selected_db, &mine, multi, &mut out);
+            s.sink.feed(&out);
         }
     }
 
-    /// Forgets the selected database (a new consumer must see a SELECT first).
+    /// Forgets every sink's selected database (each must see a SELECT first).
     pub fn reset_selected_db(&self) {
-        self.stream.lock().selected_db = None;
+        for s in self.sinks.lock().iter_mut() {
+            s.selected_db = None;
+        }
+    }
+}
+
+fn encode_batch(
+    selected: &mut Option<usize>,
+    cmds: &[&Propagated],
+    multi: bool,
+    out: &mut Vec<u8>,
+) {
+    let wrap = multi && cmds.len() > 1;
+    if wrap {
+        // MULTI goes after any SELECT for the first command.
+        select_db(selected, cmds[0].db, out);
+        encode_command(&[b"MULTI"], out);
+    }
+    for c in cmds {
+        select_db(selected, c.db, out);
+        out.extend_from_slice(&c.cmd);
+    }
+    if wrap {
+        encode_command(&[b"EXEC"], out);
     }
 }
 
@@ -115,17 +141,47 @@ mod tests {
         }
     }
 
+    fn cmd(db: usize, args: &[&[u8]], targets: u8) -> Propagated {
+        let mut c = Vec::new();
+        encode_command(args, &mut c);
+        Propagated {
+            db,
+            cmd: c,
+            targets,
+        }
+    }
+
     #[test]
-    fn selects_and_wraps() {
+    fn selects_wraps_and_routes() {
         let p = Propagator::new();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        p.add_sink(Box::new(Capture(out.clone())));
-        let mut set = Vec::new();
-        encode_command(&[b"SET", b"k", b"v"], &mut set);
-        p.feed(&[(0, set.clone())], false);
-        p.feed(&[(0, set.clone()), (1, set.clone())], true);
-        let text = String::from_utf8(out.lock().clone()).unwrap();
-        assert_eq!(text.matches("SELECT").count(), 2);
-        assert!(text.contains("MULTI") && text.ends_with("EXEC\r\n"));
+        let (aof, repl) = (
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(Mutex::new(Vec::new())),
+        );
+        p.add_sink(target::AOF, Box::new(Capture(aof.clone())));
+        p.add_sink(target::REPLICAS, Box::new(Capture(repl.clone())));
+        let set = cmd(0, &[b"SET", b"k", b"v"], target::ALL);
+        let publish = cmd(0, &[b"PUBLISH", b"c", b"m"], target::REPLICAS);
+        p.feed(&[set.clone()], false, 0);
+        p.feed(
+            &[
+                set.clone(),
+                cmd(1, &[b"SET", b"k", b"v"], target::ALL),
+                publish,
+            ],
+            true,
+            0,
+        );
+        p.feed(&[set], false, target::REPLICAS);
+        let aof = String::from_utf8(aof.lock().clone()).unwrap();
+        let repl = String::from_utf8(repl.lock().clone()).unwrap();
+        assert_eq!(aof.matches("SELECT").count(), 3);
+        assert!(!aof.contains("PUBLISH"));
+        assert!(repl.contains("PUBLISH") && repl.ends_with("EXEC\r\n"));
+        assert_eq!(
+            repl.matches("SET\r\n").count(),
+            2,
+            "the master's commands are not re-fed to replicas"
+        );
     }
 }

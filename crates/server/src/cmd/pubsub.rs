@@ -219,6 +219,16 @@ fn sunsubscribe(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 }
 
 fn publish_generic(ctx: &mut Ctx, argv: Argv, kind: Kind) -> CmdResult {
+    // Replicas relay messages to their own subscribers; the AOF does not keep them.
+    let name: &[u8] = if kind == Kind::Shard {
+        b"SPUBLISH"
+    } else {
+        b"PUBLISH"
+    };
+    ctx.txn.propagate_to(
+        &[name, argv.get(1), argv.get(2)],
+        crate::propagate::target::REPLICAS,
+    );
     let limit = ctx.srv.cfg().client_output_buffer_limit.pubsub;
     let delivery =
         ctx.srv

@@ -314,6 +314,9 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     };
     txn.replica = srv.keeps_expired_keys();
     txn.writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
+    if client.is_master {
+        txn.exclude_targets = crate::propagate::target::REPLICAS;
+    }
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     let ready = commit(srv, &mut txn, entry, argv, 0, false);
     drop(txn);
@@ -368,7 +371,8 @@ pub(super) fn commit(
         let mut cmd = Vec::with_capacity(argv.total_bytes() + 16 * argv.len());
         let args: smallvec::SmallVec<[&[u8]; 8]> = argv.iter().collect();
         encode_command(&args, &mut cmd);
-        fx.propagate.push((txn.db, cmd));
+        fx.propagate
+            .push(crate::keyspace::txn::Propagated::everywhere(txn.db, cmd));
     }
     fx.rewritten = false;
     if in_multi {
@@ -381,7 +385,8 @@ pub(super) fn commit(
 /// Returns the keys that became ready for blocked clients.
 pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) -> Vec<(usize, Vec<u8>)> {
     let fx = std::mem::take(&mut txn.effects);
-    srv.propagator.feed(&fx.propagate, multi);
+    srv.propagator
+        .feed(&fx.propagate, multi, txn.exclude_targets);
     let stats = &srv.stats;
     stats.add(|c| &c.dirty, fx.dirty);
     stats.add(|c| &c.expired_keys, fx.expired);

@@ -110,7 +110,7 @@ pub struct Effects {
     /// Changes made, for `rdb_changes_since_last_save` and the decision to propagate.
     pub dirty: u64,
     /// Commands to propagate, in order, each with the database it applies to, RESP-encoded.
-    pub propagate: Vec<(usize, Vec<u8>)>,
+    pub propagate: Vec<Propagated>,
     /// The handler chose its own propagation (rewritten form); don't propagate argv.
     pub rewritten: bool,
     /// Keyspace events to publish.
@@ -122,6 +122,27 @@ pub struct Effects {
     /// Read lookups that found / did not find their key (INFO `keyspace_hits/misses`).
     pub hits: u64,
     pub misses: u64,
+}
+
+/// One command for the propagation point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Propagated {
+    pub db: usize,
+    /// The command, RESP-encoded.
+    pub cmd: Vec<u8>,
+    /// Where it goes (`crate::propagate::target`).
+    pub targets: u8,
+}
+
+impl Propagated {
+    /// A command for the AOF and the replicas.
+    pub fn everywhere(db: usize, cmd: Vec<u8>) -> Self {
+        Propagated {
+            db,
+            cmd,
+            targets: crate::propagate::target::ALL,
+        }
+    }
 }
 
 /// Encodes a command as a RESP multibulk.
@@ -156,6 +177,9 @@ pub struct Txn<'a> {
     /// The command may write: every shard it locks is offered to an active snapshot first.
     /// Mutating methods offer their shard even when this is false (lazy expiry in a read).
     pub writes: bool,
+    /// Propagation targets this command's effects must not reach (a replica applying its
+    /// master's stream excludes the replicas: they get the master's own bytes).
+    pub exclude_targets: u8,
     pub effects: Effects,
 }
 
@@ -187,6 +211,7 @@ impl<'a> Txn<'a> {
             lru_clock: lru_clock_at(now_ms),
             replica: false,
             writes: false,
+            exclude_targets: 0,
             effects: Effects::default(),
         }
     }
@@ -371,7 +396,7 @@ impl<'a> Txn<'a> {
             self.effects.expired += 1;
             let mut cmd = Vec::new();
             encode_command(&[b"DEL", key], &mut cmd);
-            self.effects.propagate.push((db, cmd));
+            self.effects.propagate.push(Propagated::everywhere(db, cmd));
             self.notify_in(db, event::EXPIRED, "expired", key);
         }
     }
@@ -550,9 +575,18 @@ impl<'a> Txn<'a> {
     /// Propagates `args` (in the selected database) instead of the command as received. Call
     /// once per command to emit; calling it at all replaces the default propagation.
     pub fn propagate(&mut self, args: &[&[u8]]) {
+        self.propagate_to(args, crate::propagate::target::ALL);
+    }
+
+    /// Like [`Txn::propagate`], to some targets only (PUBLISH goes to replicas, not the AOF).
+    pub fn propagate_to(&mut self, args: &[&[u8]], targets: u8) {
         let mut cmd = Vec::new();
         encode_command(args, &mut cmd);
-        self.effects.propagate.push((self.db, cmd));
+        self.effects.propagate.push(Propagated {
+            db: self.db,
+            cmd,
+            targets,
+        });
         self.effects.rewritten = true;
     }
 

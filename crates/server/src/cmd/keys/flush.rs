@@ -227,7 +227,10 @@ fn delete_expired(ctx: &mut Ctx, db: usize, tables: &mut Tables, keys: &[Vec<u8>
         dbref.volatile.fetch_sub(1, Ordering::Relaxed);
         let mut cmd = Vec::new();
         encode_command(&[b"DEL", key], &mut cmd);
-        ctx.txn.effects.propagate.push((db, cmd));
+        ctx.txn
+            .effects
+            .propagate
+            .push(crate::keyspace::txn::Propagated::everywhere(db, cmd));
         ctx.txn.effects.expired += 1;
         ctx.txn.notify_in(db, event::EXPIRED, "expired", key);
     }

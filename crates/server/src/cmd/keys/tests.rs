@@ -46,7 +46,8 @@ impl Outcome {
         self.effects
             .propagate
             .iter()
-            .map(|(db, cmd)| {
+            .map(|p| {
+                let (db, cmd) = (p.db, &p.cmd);
                 let (v, _) = rudis_resp::Value::parse(cmd).unwrap().unwrap();
                 let rudis_resp::Value::Array(items) = v else {
                     panic!("not an array")

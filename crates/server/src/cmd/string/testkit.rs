@@ -40,7 +40,7 @@ impl Outcome {
         self.effects
             .propagate
             .iter()
-            .map(|(_, c)| c.clone())
+            .map(|p| p.cmd.clone())
             .collect()
     }
 
@@ -131,7 +131,9 @@ impl Kit {
         if effects.dirty > 0 && !effects.rewritten {
             let mut cmd = Vec::new();
             encode_command(args, &mut cmd);
-            effects.propagate.push((db, cmd));
+            effects
+                .propagate
+                .push(crate::keyspace::txn::Propagated::everywhere(db, cmd));
         }
         Outcome {
             reply: reply.as_bytes().to_vec(),
