@@ -162,7 +162,7 @@ mod tests {
         p.add_sink(target::REPLICAS, Box::new(Capture(repl.clone())));
         let set = cmd(0, &[b"SET", b"k", b"v"], target::ALL);
         let publish = cmd(0, &[b"PUBLISH", b"c", b"m"], target::REPLICAS);
-        p.feed(&[set.clone()], false, 0);
+        p.feed(std::slice::from_ref(&set), false, 0);
         p.feed(
             &[
                 set.clone(),
