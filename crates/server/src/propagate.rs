@@ -180,8 +180,8 @@ mod tests {
         assert!(repl.contains("PUBLISH") && repl.ends_with("EXEC\r\n"));
         assert_eq!(
             repl.matches("SET\r\n").count(),
-            2,
-            "the master's commands are not re-fed to replicas"
+            3,
+            "the batch excluding replicas is not fed to them"
         );
     }
 }
