@@ -19,6 +19,7 @@ pub mod list;
 pub mod pubsub;
 pub mod scan;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod transaction;
 pub mod util;
@@ -42,6 +43,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         list::COMMANDS,
         pubsub::COMMANDS,
         set::COMMANDS,
+        sort::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
         zset::COMMANDS,
