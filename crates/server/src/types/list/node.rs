@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use crate::types::listpack::{self, Entry, Listpack, Lp};
+use crate::types::listpack::{self, Entry, Lp};
 use crate::util::lzf;
 
 /// Largest multi-element node when nodes are limited by element count: above this a node
@@ -53,7 +53,8 @@ impl Fill {
 
 #[derive(Debug, Clone)]
 enum Data {
-    Packed(Listpack),
+    /// A listpack, its capacity always [`size_class`] of its length (see there).
+    Packed(Vec<u8>),
     Plain(Box<[u8]>),
     /// LZF-compressed contents (a listpack, or a plain element's bytes).
     Lzf {
@@ -120,7 +121,7 @@ impl Node {
     /// A packed node over a complete listpack of `count` elements.
     pub fn from_listpack(bytes: Vec<u8>, count: usize) -> Node {
         Node {
-            data: Data::Packed(Listpack::from_vec(bytes)),
+            data: Data::Packed(with_class_capacity(bytes)),
             count: count as u32,
             plain: false,
             incompressible: false,
@@ -151,7 +152,7 @@ impl Node {
     /// Size of the contents uncompressed (listpack bytes, or the plain element's length).
     pub fn raw_len(&self) -> usize {
         match &self.data {
-            Data::Packed(lp) => lp.heap_bytes(),
+            Data::Packed(lp) => lp.len(),
             Data::Plain(b) => b.len(),
             Data::Lzf { raw_len, .. } => *raw_len,
         }
@@ -160,7 +161,7 @@ impl Node {
     /// Heap bytes held by the node's contents.
     pub fn heap_bytes(&self) -> usize {
         match &self.data {
-            Data::Packed(lp) => lp.heap_bytes(),
+            Data::Packed(lp) => lp.capacity(),
             Data::Plain(b) | Data::Lzf { bytes: b, .. } => b.len(),
         }
     }
@@ -176,7 +177,7 @@ impl Node {
 
     pub fn view(&self) -> NodeView<'_> {
         let bytes = match &self.data {
-            Data::Packed(lp) => Cow::Borrowed(lp.as_slice()),
+            Data::Packed(lp) => Cow::Borrowed(&lp[..]),
             Data::Plain(b) => Cow::Borrowed(&b[..]),
             Data::Lzf { bytes, raw_len } => Cow::Owned(
                 lzf::decompress(bytes, *raw_len).expect("a node decompresses to what it held"),
@@ -217,7 +218,8 @@ impl Node {
         let Data::Packed(lp) = &mut self.data else {
             unreachable!("decompressed above")
         };
-        let (delta, r) = lp.edit(f);
+        let (delta, r) = f(lp);
+        fit_capacity(lp);
         self.count = (self.count as isize + delta) as u32;
         self.incompressible = false;
         r
@@ -345,7 +347,7 @@ impl Node {
         let n = other.count();
         let entries = &other_lp.bytes()[listpack::HEADER_LEN..other_lp.total_bytes() - 1];
         self.edit(|v| {
-            v.reserve_exact(entries.len());
+            reserve_class(v, entries.len());
             listpack::append_raw_entries(v, entries, n);
             (n as isize, ())
         });
@@ -359,7 +361,7 @@ impl Node {
             return;
         }
         let raw: &[u8] = match &self.data {
-            Data::Packed(lp) => lp.as_slice(),
+            Data::Packed(lp) => &lp[..],
             Data::Plain(b) => b,
             Data::Lzf { .. } => return,
         };
@@ -392,7 +394,7 @@ impl Node {
             self.data = if self.plain {
                 Data::Plain(raw.into_boxed_slice())
             } else {
-                Data::Packed(Listpack::from_vec(raw))
+                Data::Packed(with_class_capacity(raw))
             };
             // It compressed before, and will again.
             self.incompressible = false;
@@ -400,8 +402,87 @@ impl Node {
     }
 }
 
-/// Makes room for one entry exactly, so a listpack at its size limit grows by the entry and
-/// not by the vector's doubling (which would be shrunk again right after).
+/// The allocation size class of `len` bytes: jemalloc's small and large classes (16-byte
+/// steps to 128, then four classes per power of two), where an allocation costs the same
+/// whatever its size within the class.
+///
+/// A packed node keeps its buffer's capacity at the class of its length, as Redis keeps a
+/// listpack in whatever its allocation can hold: a push reallocates only when it crosses
+/// into the next class. Reallocating on every push (even in place) made the allocator's
+/// thread cache flush the regions nodes grow through, leaving dirty pages behind that cost
+/// more than a byte per element.
+pub(super) fn size_class(len: usize) -> usize {
+    if len <= 16 {
+        return 16;
+    }
+    if len <= 128 {
+        return (len + 15) & !15;
+    }
+    let lg = usize::BITS - 1 - (len - 1).leading_zeros();
+    let step = 1usize << (lg - 2);
+    (len + step - 1) & !(step - 1)
+}
+
+/// Makes room for `extra` more bytes, in whole size classes.
+fn reserve_class(v: &mut Vec<u8>, extra: usize) {
+    let needed = v.len() + extra;
+    if needed > v.capacity() {
+        v.reserve_exact(size_class(needed) - v.len());
+    }
+}
+
+/// Brings the capacity back to the class of the length (after growth or deletions).
+fn fit_capacity(v: &mut Vec<u8>) {
+    let class = size_class(v.len());
+    if v.capacity() > class {
+        v.shrink_to(class);
+    } else if v.capacity() < class {
+        v.reserve_exact(class - v.len());
+    }
+}
+
+fn with_class_capacity(mut v: Vec<u8>) -> Vec<u8> {
+    fit_capacity(&mut v);
+    v
+}
+
+/// Makes room for one more entry holding `value`.
 fn reserve_entry(v: &mut Vec<u8>, value: &[u8]) {
-    v.reserve_exact(value.len() + ENTRY_OVERHEAD_BYTES);
+    reserve_class(v, value.len() + ENTRY_OVERHEAD_BYTES);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes_are_jemallocs() {
+        let classes: Vec<usize> = [
+            1, 16, 17, 100, 128, 129, 160, 161, 4096, 4097, 5121, 8000, 8193, 70_000,
+        ]
+        .iter()
+        .map(|&n| size_class(n))
+        .collect();
+        assert_eq!(
+            classes,
+            [16, 16, 32, 112, 128, 160, 160, 192, 4096, 5120, 6144, 8192, 10240, 81920]
+        );
+    }
+
+    #[test]
+    fn pushes_reallocate_only_across_classes() {
+        let mut node = Node::packed_with(b"first");
+        let mut capacity_changes = 0;
+        let mut capacity = node.heap_bytes();
+        for i in 0..600 {
+            node.push(i % 2 == 0, format!("item{i}").as_bytes());
+            assert_eq!(node.heap_bytes(), size_class(node.raw_len()));
+            capacity_changes += usize::from(node.heap_bytes() != capacity);
+            capacity = node.heap_bytes();
+        }
+        // 7 KiB through the classes from 16 bytes up: about 30 of them, not 600.
+        assert!(capacity_changes <= 40, "{capacity_changes} reallocations");
+        node.delete(0, 590);
+        assert_eq!(node.heap_bytes(), size_class(node.raw_len()));
+    }
 }

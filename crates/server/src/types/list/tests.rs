@@ -34,6 +34,13 @@ fn check(l: &QuickList) {
             );
         }
         assert_eq!(view.bytes.len(), node.raw_len());
+        if !node.is_plain() && !node.is_compressed() {
+            assert_eq!(
+                node.heap_bytes(),
+                node::size_class(node.raw_len()),
+                "node {pos}"
+            );
+        }
         if !l.is_inner(pos) {
             assert!(!node.is_compressed(), "end node {pos} is compressed");
         } else if !node.is_compressed() {
