@@ -310,6 +310,62 @@ fn a_real_client_queues_through_lists() {
     assert_eq!(c.llen::<_, usize>("done").expect("LLEN"), 399);
 }
 
+/// Pushes `items` elements "item<n>" onto `key` in RPUSH batches of 100, pipelined.
+fn load_items(conn: &mut RawConn, key: &[u8], items: usize) {
+    let batches: Vec<Vec<Vec<u8>>> = (0..items)
+        .step_by(100)
+        .map(|start| {
+            (start..(start + 100).min(items))
+                .map(|i| format!("item{i}").into_bytes())
+                .collect()
+        })
+        .collect();
+    for chunk in batches.chunks(50) {
+        for batch in chunk {
+            let mut args: Vec<&[u8]> = vec![b"RPUSH", key];
+            args.extend(batch.iter().map(Vec::as_slice));
+            conn.send_bytes(&args);
+        }
+        for _ in chunk {
+            conn.read_reply().expect("RPUSH reply");
+        }
+    }
+}
+
+/// RSS per element of one list of `items` short elements, after a warm-up that stores
+/// nothing (so a worker thread's first allocations are not counted per element).
+fn rss_per_item(server: &ServerProcess, items: usize) -> f64 {
+    let mut c = server.conn();
+    for _ in 0..2 {
+        let mut warm = server.conn();
+        load_items(&mut warm, b"none", 0);
+        for _ in 0..200 {
+            send(&mut warm, &[b"RPUSHX", b"none", b"x"]);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = server.rss_bytes();
+    load_items(&mut c, b"list", items);
+    assert_eq!(
+        send(&mut c, &[b"LLEN", b"list"]).0,
+        Value::Int(items as i64)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    (server.rss_bytes() - before) as f64 / items as f64
+}
+
+#[test]
+fn a_list_costs_no_more_memory_than_in_redis() {
+    let items = 300_000;
+    let ours = rss_per_item(&ServerProcess::start(&[]), items);
+    let theirs = rss_per_item(&ServerProcess::start_redis(&[]), items);
+    // Both hold the same listpack bytes; allow RSS page granularity, no more.
+    assert!(
+        ours <= theirs * 1.03,
+        "{ours:.2} bytes per element, Redis {theirs:.2}"
+    );
+}
+
 /// CRC-64 as Redis computes it for DUMP payloads.
 fn crc64_redis(data: &[u8]) -> u64 {
     crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(data)
