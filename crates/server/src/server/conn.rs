@@ -200,10 +200,7 @@ impl Connection {
             if self.input.capacity() > 4 * 1024 * 1024 {
                 self.input = Vec::with_capacity(READ_CHUNK_BYTES);
             }
-        } else if self.start > 0 {
-            // Safe mid-request too: the parser counts from `start`. Without this a pipeline,
-            // which almost always ends in a partial request, grew the buffer by all it sent.
-            // A large request in progress moves at most once: after that it starts the buffer.
+        } else if self.start > 0 && !self.parser.in_progress() {
             self.input.drain(..self.start);
             self.start = 0;
         }
