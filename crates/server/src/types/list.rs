@@ -241,6 +241,20 @@ impl QuickList {
         out
     }
 
+    /// Calls `f` with each element, head to tail, integers in decimal (digests, RDB, DEBUG).
+    pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
+        let mut buf = itoa::Buffer::new();
+        self.visit(0, false, |e| {
+            f(e.as_bytes(&mut buf));
+            false
+        });
+    }
+
+    /// The nodes' total size uncompressed (DEBUG OBJECT's `ql_uncompressed_size`).
+    pub fn raw_bytes(&self) -> usize {
+        self.nodes.iter().map(Node::raw_len).sum()
+    }
+
     /// The index of the first element equal to `value`.
     pub fn position(&self, value: &[u8]) -> Option<usize> {
         let needle = Needle::new(value);

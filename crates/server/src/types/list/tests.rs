@@ -74,8 +74,11 @@ fn pushes_lay_out_nodes_like_redis() {
     for l in [&tail, &head] {
         check(l);
         assert_eq!(l.node_count(), 13);
-        assert_eq!(l.nodes().map(Node::raw_len).sum::<usize>(), 98_981);
+        assert_eq!(l.raw_bytes(), 98_981);
     }
+    let mut seen = Vec::new();
+    tail.for_each(|e| seen.push(e.to_vec()));
+    assert_eq!(seen, items(10_000));
     let mut ints = QuickList::new(-2, 0);
     for i in 0..10_000 {
         ints.push(End::Tail, i.to_string().as_bytes());
