@@ -8,7 +8,9 @@
 //! choice between the node, its neighbour, a new node and a split.
 //!
 //! Unlike Redis 7.0, deletions in the middle (LREM, ranges) merge neighbours that fit in one
-//! node again, so a list thinned out in the middle does not stay fragmented into tiny nodes.
+//! node again, so a list thinned out in the middle does not stay fragmented into tiny nodes;
+//! and LSET of an element that would overfill its node inserts the new element by the
+//! insertion rules and deletes the old one, where Redis 7.0 lets the node grow without bound.
 //!
 //! With `list-compress-depth` d > 0, every node but the d first and d last is kept
 //! LZF-compressed when that saves at least 8 bytes. Invariant: after every operation, exactly
