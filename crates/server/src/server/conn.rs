@@ -200,7 +200,12 @@ impl Connection {
             if self.input.capacity() > 4 * 1024 * 1024 {
                 self.input = Vec::with_capacity(READ_CHUNK_BYTES);
             }
-        } else if self.start > 0 && !self.parser.in_progress() {
+        } else if self.start > 0
+            && (!self.parser.in_progress() || self.input.len() - self.start <= self.start)
+        {
+            // A partial request is moved to the front too when it is no longer than what was
+            // consumed: the copy stays amortized O(1) per byte, and a pipelined stream, which
+            // almost always ends in a partial request, no longer grows the buffer.
             self.input.drain(..self.start);
             self.start = 0;
         }
