@@ -434,6 +434,29 @@ pub fn delete(v: &mut Vec<u8>, p: usize, count: usize) -> usize {
     p
 }
 
+/// Builds a listpack from `count` complete encoded entries taken from another listpack.
+pub fn from_raw_entries(entries: &[u8], count: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER_LEN + entries.len() + 1);
+    v.extend_from_slice(&[0; HEADER_LEN]);
+    v.extend_from_slice(entries);
+    v.push(EOF);
+    set_header(&mut v, count);
+    v
+}
+
+/// Appends `count` complete encoded entries taken from another listpack.
+pub fn append_raw_entries(v: &mut Vec<u8>, entries: &[u8], count: usize) {
+    let known = count_of(v);
+    v.pop();
+    v.extend_from_slice(entries);
+    v.push(EOF);
+    let total = match known {
+        Some(n) => n + count,
+        None => Lp(v).iter().count(),
+    };
+    set_header(v, total);
+}
+
 /// True if adding `add` bytes keeps the listpack within Redis's safe size.
 pub fn safe_to_add(current: usize, add: usize) -> bool {
     current + add <= MAX_SAFE_BYTES
@@ -540,6 +563,18 @@ mod tests {
             [b"first".to_vec(), b"a".to_vec(), b"replaced".to_vec()]
         );
         assert_eq!(Lp(&v).find(b"replaced", Lp(&v).first(), 1), Lp(&v).seek(2));
+    }
+
+    #[test]
+    fn raw_entries_split_and_join() {
+        let v = from_values([&b"a"[..], b"12", b"-70000", &[b'z'; 200]]);
+        let p = Lp(&v).seek(2).unwrap();
+        let tail = from_raw_entries(&v[p..v.len() - 1], 2);
+        assert_eq!(validate(&tail), Some(2));
+        assert_eq!(values(&tail)[0], b"-70000".to_vec());
+        let mut head = from_raw_entries(&v[HEADER_LEN..p], 2);
+        append_raw_entries(&mut head, &tail[HEADER_LEN..tail.len() - 1], 2);
+        assert_eq!(head, v);
     }
 
     #[test]

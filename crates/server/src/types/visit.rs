@@ -9,13 +9,8 @@ use super::set::Set;
 use super::zset::ZSet;
 
 /// Calls `f` with each list element, head to tail.
-pub fn list_items(l: &QuickList, mut f: impl FnMut(&[u8])) {
-    let mut buf = itoa::Buffer::new();
-    for node in &l.nodes {
-        for e in Lp(node.as_slice()).iter() {
-            f(e.as_bytes(&mut buf));
-        }
-    }
+pub fn list_items(l: &QuickList, f: impl FnMut(&[u8])) {
+    l.for_each(f);
 }
 
 /// Calls `f` with each set member.

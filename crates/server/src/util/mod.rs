@@ -2,3 +2,4 @@
 
 pub mod glob;
 pub mod longdouble;
+pub mod lzf;
