@@ -25,16 +25,30 @@ impl ScanOptions<'_> {
     }
 }
 
-/// Parses a cursor as Redis does (an unsigned 64-bit decimal, nothing else).
+/// Parses a cursor as Redis does, with C's `strtoul`: digits with an optional `+` or `-` sign
+/// (`-n` wraps around to 2^64 - n), the empty string as 0; nothing else, and no overflow.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::from("ERR invalid cursor");
-    if arg.first().is_some_and(|c| c.is_ascii_whitespace()) {
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(invalid());
     }
-    std::str::from_utf8(arg)
+    let value = std::str::from_utf8(digits)
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(invalid)
+        .ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Parses the options from argument `first` on. `allow_type` is true only for SCAN.
