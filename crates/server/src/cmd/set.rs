@@ -652,3 +652,6 @@ fn sscan(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     scan::reply(reply, next, found.iter().map(CompactBytes::as_slice));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
