@@ -8,10 +8,11 @@
 //! members it popped (or as DEL when it took the whole set), a *STORE whose result is empty
 //! and deleted the destination as DEL. Everything else goes out as received.
 //!
-//! One deliberate difference from Redis: SRANDMEMBER with a negative count builds its whole
-//! reply in memory, as Redis does, and Redis will try to build a reply of any claimed size
-//! (9223372036854775807 repeats until the process is killed). Counts beyond
-//! [`REPEATS_MAX`] are refused with Redis's out-of-range error naming our bound.
+//! One deliberate difference from Redis, the same as HRANDFIELD's: SRANDMEMBER with a negative
+//! count repeats members, so its reply is as long as the client asks, and Redis writes it
+//! whatever its size (with default limits, until memory runs out). Rudis refuses a reply that
+//! would exceed `proto-max-bulk-len` bytes with
+//! `ERR SRANDMEMBER reply would exceed proto-max-bulk-len`, taking back what it had written.
 
 use rudis_resp::{Argv, ReplyBuf};
 
@@ -143,9 +144,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc("set", "Incrementally iterate Set elements", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
 ];
 
-/// The most members SRANDMEMBER with a negative count returns (see the module comment):
-/// about a gigabyte of reply at the shortest members.
-pub const REPEATS_MAX: u64 = 1 << 27;
+/// Smallest possible reply bytes per SRANDMEMBER pick: an empty member, `$0\r\n\r\n`.
+const PICK_BYTES_MIN: u64 = 6;
 
 /// Popped members per propagated SREM: few commands in the replication stream and AOF,
 /// none of them huge.
@@ -461,6 +461,7 @@ fn srandmember_count(ctx: &mut Ctx, key: &[u8], count_arg: &[u8]) -> CmdResult {
             i64::MAX
         ));
     }
+    let limit_bytes = usize::try_from(ctx.srv.cfg().proto_max_bulk_len).unwrap_or(usize::MAX);
     let (txn, reply) = (&mut *ctx.txn, &mut *ctx.reply);
     let Some(set) = read_set(txn, key)? else {
         reply.array(0);
@@ -471,18 +472,7 @@ fn srandmember_count(ctx: &mut Ctx, key: &[u8], count_arg: &[u8]) -> CmdResult {
     if wanted == 0 {
         reply.array(0);
     } else if count < 0 || wanted == 1 {
-        // Repeats allowed: independent draws, in random order.
-        if wanted > REPEATS_MAX {
-            return Err(crate::err!(
-                "ERR value is out of range, value must between -{} and {}",
-                REPEATS_MAX,
-                i64::MAX
-            ));
-        }
-        reply.array(wanted as usize);
-        for _ in 0..wanted {
-            set.random(&mut rng).expect("not empty").reply(reply);
-        }
+        reply_picks(reply, set, wanted, limit_bytes, &mut rng)?;
     } else if wanted >= set.len() as u64 {
         reply.array(set.len());
         set.iter().for_each(|e| e.reply(reply));
@@ -490,6 +480,33 @@ fn srandmember_count(ctx: &mut Ctx, key: &[u8], count_arg: &[u8]) -> CmdResult {
         let picked = distinct(set, wanted as usize, &mut rng);
         reply.array(picked.len());
         picked.iter().for_each(|e| e.reply(reply));
+    }
+    Ok(())
+}
+
+/// Writes `picks` independent random members (repeats allowed, in random order), refusing a
+/// reply that would grow past `limit_bytes` and taking back what was written of it.
+fn reply_picks(
+    reply: &mut ReplyBuf,
+    set: &Set,
+    picks: u64,
+    limit_bytes: usize,
+    rng: &mut fastrand::Rng,
+) -> CmdResult {
+    let too_large = || CmdError::from("ERR SRANDMEMBER reply would exceed proto-max-bulk-len");
+    if picks > limit_bytes as u64 / PICK_BYTES_MIN {
+        return Err(too_large());
+    }
+    let start = reply.len();
+    reply.array(picks as usize);
+    for _ in 0..picks {
+        set.random(rng)
+            .expect("stored sets are not empty")
+            .reply(reply);
+        if reply.len() - start > limit_bytes {
+            reply.truncate(start);
+            return Err(too_large());
+        }
     }
     Ok(())
 }
@@ -641,15 +658,16 @@ fn sscan(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         return Ok(());
     };
     let opts = scan::parse_options(argv, 3, false)?;
-    let mut found: Vec<CompactBytes> = Vec::new();
+    let mut found = Vec::new();
     let next = set.scan(cursor, opts.count, |e| {
-        let mut buf = itoa::Buffer::new();
-        let bytes = e.bytes(&mut buf);
-        if opts.matches(bytes) {
-            found.push(CompactBytes::new(bytes));
+        if opts.matches(e.bytes(&mut itoa::Buffer::new())) {
+            found.push(e);
         }
     });
-    scan::reply(reply, next, found.iter().map(CompactBytes::as_slice));
+    reply.array(2);
+    reply.bulk_i64_u(next);
+    reply.array(found.len());
+    found.iter().for_each(|e| e.reply(reply));
     Ok(())
 }
 

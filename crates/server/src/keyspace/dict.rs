@@ -273,7 +273,8 @@ impl<E: Keyed> Dict<E> {
     /// Visits the entries of the bucket at `cursor` (and its aliases in a smaller table) and
     /// returns the next cursor, 0 when the iteration is complete. Entries present during the
     /// whole iteration are visited at least once, whatever resizes happen between calls.
-    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&E)) -> u64 {
+    /// The visitor may keep the references it is given.
+    pub fn scan<'a>(&'a self, cursor: u64, mut visit: impl FnMut(&'a E)) -> u64 {
         if self.buckets.is_empty() {
             return 0;
         }
@@ -313,8 +314,13 @@ impl<E: Keyed> Dict<E> {
     }
 
     /// Up to `count` entries found by walking from a random bucket (Redis's dictGetSomeKeys):
-    /// cheap, roughly random, possibly fewer than asked.
-    pub fn sample(&self, rng: &mut fastrand::Rng, count: usize, mut visit: impl FnMut(&E)) {
+    /// cheap, roughly random, possibly fewer than asked. The visitor may keep the references.
+    pub fn sample<'a>(
+        &'a self,
+        rng: &mut fastrand::Rng,
+        count: usize,
+        mut visit: impl FnMut(&'a E),
+    ) {
         if self.len == 0 || count == 0 {
             return;
         }

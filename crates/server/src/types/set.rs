@@ -251,14 +251,16 @@ impl Set {
     }
 
     /// One random member, `None` if the set is empty. Every member of an intset is equally
-    /// likely; a hash table picks a random bucket, then a random member of its chain.
+    /// likely. A hash table uses Redis's fair pick: a random member of a sample of members
+    /// from consecutive buckets, since a random bucket alone would favour members alone in
+    /// their bucket over those sharing one.
     pub fn random(&self, rng: &mut fastrand::Rng) -> Option<Elem<'_>> {
         match self {
             Set::Intset(is) => {
                 let view = Is(is.as_slice());
                 (!view.is_empty()).then(|| Elem::Int(view.get(rng.usize(..view.len()))))
             }
-            Set::Table(t) => t.random(rng).map(|m| Elem::Bytes(m.0.as_slice())),
+            Set::Table(t) => fair_random(t, rng).map(|m| Elem::Bytes(m.0.as_slice())),
         }
     }
 
@@ -266,7 +268,7 @@ impl Set {
     /// final cursor 0; a hash table walks buckets in the reverse-binary cursor order until
     /// `count` members were visited or `count * 10` further buckets were looked at (so a
     /// sparse table cannot hold the call long). Returns the next cursor.
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(Elem<'_>)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut visit: impl FnMut(Elem<'a>)) -> u64 {
         let t = match self {
             Set::Intset(_) => {
                 self.iter().for_each(visit);
@@ -288,6 +290,18 @@ impl Set {
             buckets_left -= 1;
         }
     }
+}
+
+/// How many members a fair random pick looks at (Redis's `GETFAIR_NUM_ENTRIES`).
+const FAIR_SAMPLE: usize = 15;
+
+fn fair_random<'a>(t: &'a Dict<Member>, rng: &mut fastrand::Rng) -> Option<&'a Member> {
+    let mut sample: smallvec::SmallVec<[&Member; FAIR_SAMPLE]> = smallvec::SmallVec::new();
+    t.sample(rng, FAIR_SAMPLE, |m| sample.push(m));
+    if sample.is_empty() {
+        return t.random(rng);
+    }
+    Some(sample[rng.usize(..sample.len())])
 }
 
 fn table_add(t: &mut Dict<Member>, member: &[u8]) -> bool {

@@ -328,3 +328,44 @@ fn scan_returns_an_intset_whole_and_walks_a_table() {
     assert_eq!(seen.len(), 1001);
     assert!(calls > 20, "the walk took several calls: {calls}");
 }
+
+/// Pearson's chi-square statistic of `draws` against a uniform distribution over `n` values.
+fn chi_square(counts: &std::collections::HashMap<Vec<u8>, usize>, n: usize, draws: usize) -> f64 {
+    let expected = draws as f64 / n as f64;
+    counts
+        .values()
+        .map(|&c| (c as f64 - expected).powi(2) / expected)
+        .sum()
+}
+
+#[test]
+fn random_members_of_a_small_table_are_fair() {
+    // Small tables have chains, which a random bucket alone would make visible (Redis's test
+    // of SRANDMEMBER's histogram fails that way). Large tables are sampled in windows of
+    // buckets, as Redis does, which is only roughly uniform (in Redis too); there, every
+    // member must at least come up.
+    for (n, seed) in [(10usize, 11u64), (10, 12), (12, 13), (300, 14)] {
+        let mut s = set_of(&["x"], 512);
+        s.remove(b"x");
+        for i in 0..n {
+            s.add(format!("member:{i}").as_bytes(), 512);
+        }
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let draws = n * 200;
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..draws {
+            *counts
+                .entry(bytes_of(s.random(&mut rng).expect("not empty")))
+                .or_insert(0) += 1;
+        }
+        assert_eq!(counts.len(), n, "every member drawn");
+        if n > 15 {
+            continue;
+        }
+        // Degrees of freedom n - 1; the bound is about a 1e-5 tail for a uniform source.
+        let df = (n - 1) as f64;
+        let bound = df + 10.0 * (2.0 * df).sqrt();
+        let x2 = chi_square(&counts, n, draws);
+        assert!(x2 < bound, "{n} members: chi-square {x2} >= {bound}");
+    }
+}
