@@ -25,25 +25,36 @@ impl ScanOptions<'_> {
     }
 }
 
-/// Parses a cursor as Redis does, with C's `strtoul`: digits with an optional `+` or `-` sign
-/// (`-n` wraps around to 2^64 - n), the empty string as 0; nothing else, and no overflow.
+/// Parses a cursor as Redis does, with C's `strtoul`: decimal digits after an optional sign,
+/// a negative number wrapping around (`-1` is the largest cursor), the empty string meaning
+/// 0, and anything from a NUL byte on ignored; leading space and overflow are refused.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::from("ERR invalid cursor");
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    let (negative, digits) = match arg {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, arg),
+    let text = arg.split(|&c| c == 0).next().unwrap_or_default();
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        Some(c) if c.is_ascii_whitespace() => return Err(invalid()),
+        _ => (false, text),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
+    if digits.is_empty() {
+        // No digits at all is a valid 0 only when there was nothing, not even a sign.
+        return if text.is_empty() {
+            Ok(0)
+        } else {
+            Err(invalid())
+        };
     }
-    let value = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(invalid)?;
+    let mut value = 0u64;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(invalid());
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(c - b'0')))
+            .ok_or_else(invalid)?;
+    }
     Ok(if negative {
         value.wrapping_neg()
     } else {
@@ -94,4 +105,33 @@ pub fn reply<'e>(
     reply.array(2);
     reply.bulk_i64_u(cursor);
     reply.bulks(elements);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        let ok = |s: &[u8]| parse_cursor(s).ok();
+        assert_eq!(ok(b"0"), Some(0));
+        assert_eq!(ok(b"+5"), Some(5));
+        assert_eq!(ok(b""), Some(0));
+        assert_eq!(ok(b"-1"), Some(u64::MAX));
+        assert_eq!(ok(b"-18446744073709551615"), Some(1));
+        assert_eq!(ok(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(ok(b"1\x00z"), Some(1));
+        for bad in [
+            &b"-"[..],
+            b"+",
+            b" 1",
+            b"1 ",
+            b"x",
+            b"0x10",
+            b"18446744073709551616",
+        ] {
+            assert_eq!(ok(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(ok(b"-18446744073709551616"), None);
+    }
 }
