@@ -334,6 +334,15 @@ impl<'a> Txn<'a> {
         self.lookup(self.db, key, Lookup::Peek).is_some()
     }
 
+    /// A key of the selected database read again without side effects (no expiry, access
+    /// time or hit counting) from a shard this transaction already holds; `None` if the shard
+    /// is not held. Lets a command hold several keys' values at once (SINTER, SUNION) after
+    /// looking each up once with [`Txn::get`]; only call it for keys that lookup found.
+    pub fn held_entry(&self, key: &[u8]) -> Option<&KeyEntry> {
+        let i = self.position(self.db as u32, self.memo.slot_of(key)).ok()?;
+        self.held[i].guard.keys.get(key)
+    }
+
     /// Looks up `key` in database `db`, expiring it lazily.
     pub fn lookup(&mut self, db: usize, key: &[u8], mode: Lookup) -> Option<&mut KeyEntry> {
         let hash = hash_key(key);
