@@ -333,6 +333,15 @@ impl<'a> Txn<'a> {
         Some(entry)
     }
 
+    /// The entry of `key` in a shard this transaction already holds, by shared reference, so
+    /// a command can read several keys at once (ZUNION, SINTER). No expiry check and no
+    /// accounting: look each key up with [`Txn::lookup`] first, and use this only for keys
+    /// that lookup found.
+    pub fn held_entry(&self, db: usize, key: &[u8]) -> Option<&KeyEntry> {
+        let i = self.position(db as u32, self.memo.slot_of(key)).ok()?;
+        self.held[i].guard.keys.get(key)
+    }
+
     fn missed<T>(&mut self, mode: Lookup) -> Option<T> {
         if mode == Lookup::Read {
             self.effects.misses += 1;
