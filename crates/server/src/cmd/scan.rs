@@ -25,16 +25,31 @@ impl ScanOptions<'_> {
     }
 }
 
-/// Parses a cursor as Redis does (an unsigned 64-bit decimal, nothing else).
+/// Parses a cursor as Redis does, with C's `strtoul`: an optional sign then decimal digits
+/// (nothing at all reads as 0, and a minus sign negates modulo 2^64, so `-1` is the largest
+/// cursor), no leading space, no overflow.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::from("ERR invalid cursor");
-    if arg.first().is_some_and(|c| c.is_ascii_whitespace()) {
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(invalid());
     }
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(invalid)
+    let value = digits.iter().try_fold(0u64, |v, &c| {
+        v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+    });
+    let value = value.ok_or_else(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Parses the options from argument `first` on. `allow_type` is true only for SCAN.
