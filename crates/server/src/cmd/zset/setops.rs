@@ -9,6 +9,7 @@
 //! (inf + -inf) into 0. The result is then sorted by (score, member), which is the order
 //! Redis's result sorted set has whatever algorithm produced it.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -213,7 +214,7 @@ fn generic(ctx: &mut Ctx, argv: Argv, op: Op, dst: Option<&[u8]>) -> CmdResult {
         Op::Inter => {
             let mut out = Vec::new();
             intersect(sorted_by_size(inputs), opts.aggregate, 0, |m, s| {
-                out.push((m.to_vec(), s))
+                out.push((owned_or_borrowed(m), s))
             });
             out
         }
@@ -237,7 +238,7 @@ fn generic(ctx: &mut Ctx, argv: Argv, op: Op, dst: Option<&[u8]>) -> CmdResult {
         None => {
             reply_elements_header(ctx.reply, result.len(), opts.with_scores);
             for (m, s) in &result {
-                reply_element(ctx.reply, Entry::Str(m), *s, opts.with_scores);
+                reply_element(ctx.reply, Entry::Str(m.as_ref()), *s, opts.with_scores);
             }
         }
     }
@@ -372,19 +373,30 @@ fn combine(target: &mut f64, value: f64, how: Aggregate) {
     }
 }
 
-fn union(inputs: Vec<Input<'_>>, how: Aggregate) -> Vec<(Vec<u8>, f64)> {
+/// A member as result bytes: borrowed from its input when stored as bytes there, formatted
+/// when it is a listpack or intset integer.
+fn owned_or_borrowed(member: Entry<'_>) -> Cow<'_, [u8]> {
+    match member {
+        Entry::Str(s) => Cow::Borrowed(s),
+        Entry::Int(i) => Cow::Owned(itoa::Buffer::new().format(i).as_bytes().to_vec()),
+    }
+}
+
+/// Result members with their scores.
+type Scored<'a> = Vec<(Cow<'a, [u8]>, f64)>;
+
+fn union<'a>(inputs: Vec<Input<'a>>, how: Aggregate) -> Scored<'a> {
     let capacity = inputs.last().map_or(0, |i| i.source.len());
-    let mut acc: HashMap<Vec<u8>, f64, foldhash::quality::RandomState> =
+    let mut acc: HashMap<Cow<'a, [u8]>, f64, foldhash::quality::RandomState> =
         HashMap::with_capacity_and_hasher(capacity, Default::default());
-    let mut buf = itoa::Buffer::new();
     for input in &inputs {
         input.source.visit(|m, s| {
             let score = weighted(s, input.weight);
-            let member = m.as_bytes(&mut buf);
-            match acc.get_mut(member) {
+            let member = owned_or_borrowed(m);
+            match acc.get_mut(member.as_ref()) {
                 Some(total) => combine(total, score, how),
                 None => {
-                    acc.insert(member.to_vec(), score);
+                    acc.insert(member, score);
                 }
             }
             true
@@ -395,17 +407,16 @@ fn union(inputs: Vec<Input<'_>>, how: Aggregate) -> Vec<(Vec<u8>, f64)> {
 
 /// Visits the members present in every input with their combined score; stops after `limit`
 /// members when `limit` is not 0. Returns how many were visited.
-fn intersect(
-    inputs: Vec<Input<'_>>,
+fn intersect<'a>(
+    inputs: Vec<Input<'a>>,
     how: Aggregate,
     limit: usize,
-    mut emit: impl FnMut(&[u8], f64),
+    mut emit: impl FnMut(Entry<'a>, f64),
 ) -> usize {
     let Some((first, rest)) = inputs.split_first() else {
         return 0;
     };
     let mut count = 0;
-    let mut buf = itoa::Buffer::new();
     first.source.visit(|m, s| {
         let mut score = weighted(s, first.weight);
         for other in rest {
@@ -415,7 +426,7 @@ fn intersect(
                 None => return true,
             }
         }
-        emit(m.as_bytes(&mut buf), score);
+        emit(m, score);
         count += 1;
         limit == 0 || count < limit
     });
@@ -424,7 +435,7 @@ fn intersect(
 
 /// The members of the first input found in no other, with their scores (weights do not
 /// apply). An input given twice empties the result.
-fn difference(inputs: &[Input<'_>], keys: &[&[u8]]) -> Vec<(Vec<u8>, f64)> {
+fn difference<'a>(inputs: &[Input<'a>], keys: &[&[u8]]) -> Scored<'a> {
     let Some((first, rest)) = inputs.split_first() else {
         return Vec::new();
     };
@@ -434,7 +445,7 @@ fn difference(inputs: &[Input<'_>], keys: &[&[u8]]) -> Vec<(Vec<u8>, f64)> {
     let mut out = Vec::new();
     first.source.visit(|m, s| {
         if rest.iter().all(|other| other.source.score(m).is_none()) {
-            out.push((m.to_vec(), s));
+            out.push((owned_or_borrowed(m), s));
         }
         true
     });

@@ -125,11 +125,11 @@ impl ZSet {
             }
             ZSet::Listpack(Listpack::from_vec(v))
         } else {
-            let mut sl = SkipList::new();
+            let mut list = skiplist::Builder::new();
             for (m, s) in pairs {
-                sl.insert(*s, m.as_ref());
+                list.push(*s, m.as_ref());
             }
-            ZSet::SkipList(Box::new(sl))
+            ZSet::SkipList(Box::new(list.finish()))
         }
     }
 
@@ -390,12 +390,26 @@ impl ZSet {
     /// Converts a listpack to a skip list (no-op for a skip list).
     pub fn convert_to_skiplist(&mut self) {
         if let ZSet::Listpack(lp) = self {
-            let mut sl = SkipList::new();
+            // A listpack is in order already and only needs appending. One loaded from
+            // outside might not be: its stragglers are inserted (duplicates dropped).
+            let mut list = skiplist::Builder::new();
+            let mut stragglers = Vec::new();
             let mut buf = itoa::Buffer::new();
             for (member, score) in Iter::packed(Lp(lp.as_slice())) {
-                sl.insert(score, member.as_bytes(&mut buf));
+                let member = member.as_bytes(&mut buf);
+                if stragglers.is_empty() && list.can_push(score, member) {
+                    list.push(score, member);
+                } else {
+                    stragglers.push((member.to_vec(), score));
+                }
             }
-            *self = ZSet::SkipList(Box::new(sl));
+            let mut list = list.finish();
+            for (member, score) in stragglers {
+                if !list.contains(&member) {
+                    list.insert(score, &member);
+                }
+            }
+            *self = ZSet::SkipList(Box::new(list));
         }
     }
 }

@@ -683,16 +683,94 @@ impl SkipList {
 }
 
 impl Clone for SkipList {
-    /// Copies from the last element to the first: each insertion then lands at the front,
-    /// which costs O(1) instead of a search.
     fn clone(&self) -> Self {
-        let mut copy = SkipList::new();
-        let mut node = self.last();
+        let mut copy = Builder::new();
+        let mut node = self.first();
         while let Some(n) = node {
-            copy.insert(n.score(), n.member());
-            node = n.prev();
+            copy.push(n.score(), n.member());
+            node = n.next();
         }
-        copy
+        copy.finish()
+    }
+}
+
+/// Builds a list from elements given in ascending (score, member) order, appending each in
+/// O(1): it remembers the last node at every level, so no search is needed.
+pub struct Builder {
+    list: SkipList,
+    /// The last node at each level (the sentinel where none), and its 1-based rank.
+    last: Update,
+    last_rank: [usize; MAX_LEVEL],
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        let list = SkipList::new();
+        let head = list.head;
+        Builder {
+            list,
+            last: [head; MAX_LEVEL],
+            last_rank: [0; MAX_LEVEL],
+        }
+    }
+
+    /// True if (score, member) sorts after every element pushed so far and is not present,
+    /// so it may be pushed.
+    pub fn can_push(&self, score: f64, member: &[u8]) -> bool {
+        let after_last = self
+            .list
+            .last()
+            .is_none_or(|l| l.score() < score || (l.score() == score && l.member() < member));
+        after_last && !self.list.contains(member)
+    }
+
+    /// Appends an element that sorts after every element pushed so far (see `can_push`).
+    pub fn push(&mut self, score: f64, member: &[u8]) {
+        debug_assert!(self.can_push(score, member));
+        let list = &mut self.list;
+        let height = random_height();
+        let node = Node::create(height, score, member);
+        let rank = list.len + 1;
+        // SAFETY: `node` is fresh; the remembered nodes are the current ends of their levels,
+        // so linking after them keeps every level in order. Spans of links that end the
+        // levels are fixed in `finish`.
+        unsafe {
+            for i in 0..height {
+                let link = Node::link(self.last[i], i);
+                (*link).forward = node;
+                (*link).span = rank - self.last_rank[i];
+                self.last[i] = node;
+                self.last_rank[i] = rank;
+            }
+            (*node).backward = list.tail;
+            list.node_bytes += Node::alloc_bytes(node);
+        }
+        list.tail = node;
+        list.len = rank;
+        list.level = list.level.max(height);
+        list.index
+            .insert_new(Indexed(NonNull::new(node).expect("allocated")));
+    }
+
+    pub fn finish(self) -> SkipList {
+        let Builder {
+            list,
+            last,
+            last_rank,
+        } = self;
+        // SAFETY: each remembered node ends its level; its last link spans the rest.
+        unsafe {
+            for i in 0..MAX_LEVEL {
+                (*Node::link(last[i], i)).span = list.len - last_rank[i];
+            }
+        }
+        list
     }
 }
 
@@ -806,6 +884,15 @@ mod tests {
         let copy = sl.clone();
         copy.check();
         assert_eq!(contents(&copy), contents(&sl));
+        let mut built = Builder::new();
+        for k in contents(&sl) {
+            built.push(k.0, &k.1);
+        }
+        let built = built.finish();
+        built.check();
+        assert_eq!(contents(&built), contents(&sl));
+        assert_eq!(built.rank(b"m00010"), sl.rank(b"m00010"));
+        Builder::new().finish().check();
     }
 
     #[test]

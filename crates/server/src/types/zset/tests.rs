@@ -341,3 +341,23 @@ fn scan_visits_every_member_of_a_large_set() {
     }
     assert_eq!(seen.len(), 1000);
 }
+
+#[test]
+fn converting_a_disordered_listpack_sorts_it() {
+    // Not something Rudis writes, but a listpack loaded from outside could be.
+    let v = listpack::from_values([&b"b"[..], b"1", b"a", b"2", b"c", b"0", b"a", b"5"]);
+    let mut z = ZSet::Listpack(Listpack::from_vec(v));
+    z.convert_to_skiplist();
+    let ZSet::SkipList(s) = &z else {
+        panic!("converted")
+    };
+    s.check();
+    assert_eq!(
+        as_pairs(z.iter()),
+        vec![
+            (b"c".to_vec(), 0.0),
+            (b"b".to_vec(), 1.0),
+            (b"a".to_vec(), 2.0)
+        ]
+    );
+}
