@@ -107,20 +107,24 @@ fn add_generic(ctx: &mut Ctx, argv: Argv, incr: bool) -> CmdResult {
     let z = write(ctx.txn, key)?.expect("present or just created");
     let mut tally = Tally::default();
     let mut nan = false;
-    for (i, &score) in scores.iter().enumerate() {
-        let member = argv.get(o.first_pair + 1 + 2 * i);
-        match z.add(score, member, o.flags, limits) {
+    let pairs = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &score)| (score, argv.get(o.first_pair + 1 + 2 * i)));
+    z.add_all(pairs, o.flags, limits, |outcome| {
+        match outcome {
             Added::New(s) => (tally.added, tally.last_score) = (tally.added + 1, s),
             Added::Updated(s) => (tally.updated, tally.last_score) = (tally.updated + 1, s),
             Added::Same(s) => tally.last_score = s,
-            Added::Skipped => continue,
+            Added::Skipped => return true,
             Added::NotANumber => {
                 nan = true;
-                break;
+                return false;
             }
         }
         tally.processed += 1;
-    }
+        true
+    });
     if tally.added + tally.updated > 0 {
         ctx.txn.signal_modified(key);
         let name = if o.flags.incr { "zincr" } else { "zadd" };

@@ -168,36 +168,64 @@ impl ZSet {
     /// Adds or updates a member under ZADD's rules, converting to a skip list first if the
     /// listpack would outgrow `limits`.
     pub fn add(&mut self, score: f64, member: &[u8], flags: AddFlags, limits: Limits) -> Added {
-        if score.is_nan() {
-            return Added::NotANumber;
-        }
+        let mut outcome = Added::Skipped;
+        self.add_all([(score, member)], flags, limits, |a| {
+            outcome = a;
+            true
+        });
+        outcome
+    }
+
+    /// [`ZSet::add`] for several (score, member) pairs in order, reporting each outcome to
+    /// `each` until it returns false. A listpack stays one growable vector for the whole
+    /// batch, so it is reallocated once rather than once per pair.
+    pub fn add_all<'m>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (f64, &'m [u8])>,
+        flags: AddFlags,
+        limits: Limits,
+        mut each: impl FnMut(Added) -> bool,
+    ) {
+        let mut pairs = pairs.into_iter().peekable();
         if let ZSet::Listpack(lp) = self {
-            let bytes = lp.as_slice();
-            let (len, size) = (packed::len(Lp(bytes)), bytes.len());
-            let current = packed::find(Lp(bytes), member);
-            let converts = current.is_none()
-                && !flags.xx
-                && (len + 1 > limits.max_entries
-                    || member.len() > limits.max_value_bytes
-                    || !listpack::safe_to_add(size, member.len()));
-            if !converts {
-                return add_packed(lp, current, score, member, flags);
+            let outgrown = lp.edit(|v| {
+                while let Some(&(score, member)) = pairs.peek() {
+                    let current = packed::find(Lp(v), member);
+                    if current.is_none()
+                        && !flags.xx
+                        && !score.is_nan()
+                        && outgrows(v, member, limits)
+                    {
+                        return true;
+                    }
+                    pairs.next();
+                    if !each(add_packed(v, current, score, member, flags)) {
+                        return false;
+                    }
+                }
+                false
+            });
+            if !outgrown {
+                return;
             }
             self.convert_to_skiplist();
         }
         let ZSet::SkipList(sl) = self else {
             unreachable!("converted above")
         };
-        let current = sl.score(member);
-        let outcome = decide(current, score, flags);
-        match outcome {
-            Added::New(s) => sl.insert(s, member),
-            Added::Updated(s) => {
-                sl.update_score(member, s);
+        for (score, member) in pairs {
+            let outcome = decide(sl.score(member), score, flags);
+            match outcome {
+                Added::New(s) => sl.insert(s, member),
+                Added::Updated(s) => {
+                    sl.update_score(member, s);
+                }
+                _ => {}
             }
-            _ => {}
+            if !each(outcome) {
+                return;
+            }
         }
-        outcome
     }
 
     /// Removes a member; returns whether it was there.
@@ -414,8 +442,18 @@ impl ZSet {
     }
 }
 
+/// True if adding `member` as a new member would take the listpack `v` past `limits`.
+fn outgrows(v: &[u8], member: &[u8], limits: Limits) -> bool {
+    packed::len(Lp(v)) + 1 > limits.max_entries
+        || member.len() > limits.max_value_bytes
+        || !listpack::safe_to_add(v.len(), member.len())
+}
+
 /// ZADD's decision for a member whose current score is `current`.
 fn decide(current: Option<f64>, score: f64, flags: AddFlags) -> Added {
+    if score.is_nan() {
+        return Added::NotANumber;
+    }
     let Some(current) = current else {
         return if flags.xx {
             Added::Skipped
@@ -440,9 +478,9 @@ fn decide(current: Option<f64>, score: f64, flags: AddFlags) -> Added {
     }
 }
 
-/// [`ZSet::add`] on a listpack that does not need converting.
+/// [`ZSet::add`] on a listpack (being edited) that does not need converting.
 fn add_packed(
-    lp: &mut Listpack,
+    v: &mut Vec<u8>,
     current: Option<(usize, f64)>,
     score: f64,
     member: &[u8],
@@ -450,13 +488,11 @@ fn add_packed(
 ) -> Added {
     let outcome = decide(current.map(|(_, s)| s), score, flags);
     match outcome {
-        Added::New(s) => lp.edit(|v| packed::insert(v, member, s)),
+        Added::New(s) => packed::insert(v, member, s),
         Added::Updated(s) => {
             let (p, _) = current.expect("updated members exist");
-            lp.edit(|v| {
-                packed::delete(v, p);
-                packed::insert(v, member, s);
-            });
+            packed::delete(v, p);
+            packed::insert(v, member, s);
         }
         _ => {}
     }

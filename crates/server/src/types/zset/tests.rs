@@ -139,6 +139,7 @@ fn flags() -> impl Strategy<Value = AddFlags> {
 #[derive(Debug, Clone)]
 enum Op {
     Add(i8, Vec<u8>, AddFlags),
+    AddAll(Vec<(i8, Vec<u8>)>, AddFlags),
     Remove(Vec<u8>),
     Pop(bool),
     RemoveScores(i8, i8, bool),
@@ -148,6 +149,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (-6i8..6, member(), flags()).prop_map(|(s, m, f)| Op::Add(s, m, f)),
+        2 => (proptest::collection::vec((-6i8..6, member()), 1..6), flags())
+            .prop_map(|(pairs, f)| Op::AddAll(pairs, f)),
         1 => member().prop_map(Op::Remove),
         1 => any::<bool>().prop_map(Op::Pop),
         1 => (-6i8..6, -6i8..6, any::<bool>()).prop_map(|(a, b, ex)| Op::RemoveScores(a, b, ex)),
@@ -160,6 +163,21 @@ fn apply(z: &mut ZSet, model: &mut Model, op: Op) -> Result<(), TestCaseError> {
         Op::Add(s, m, f) => {
             let score = f64::from(s) / 2.0;
             prop_assert_eq!(z.add(score, &m, f, LIMITS), model.add(score, &m, f));
+        }
+        Op::AddAll(pairs, f) => {
+            let mut got = Vec::new();
+            let scored = pairs
+                .iter()
+                .map(|(s, m)| (f64::from(*s) / 2.0, m.as_slice()));
+            z.add_all(scored, f, LIMITS, |a| {
+                got.push(a);
+                true
+            });
+            let want: Vec<Added> = pairs
+                .iter()
+                .map(|(s, m)| model.add(f64::from(*s) / 2.0, m, f))
+                .collect();
+            prop_assert_eq!(got, want);
         }
         Op::Remove(m) => {
             let had = model.score(&m).is_some();
