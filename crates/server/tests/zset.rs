@@ -374,3 +374,40 @@ fn watch_sees_every_change_and_clients_agree() {
         assert_eq!(text(&mut w, &["EXEC"]), "*-1\r\n", "{change:?}");
     }
 }
+
+#[test]
+fn small_sets_cost_about_what_redis_pays() {
+    // 100,000 sorted sets of 10 members, pipelined as fast as the socket takes them (what
+    // redis-cli --pipe does). Redis 7.0 uses about 216 bytes of RSS per key for this.
+    let server = ServerProcess::start(&[]);
+    let mut c = server.conn();
+    text(&mut c, &["PING"]);
+    const KEYS: usize = 100_000;
+    let mut input = Vec::new();
+    for n in 0..KEYS {
+        let mut args = vec![b"ZADD".to_vec(), format!("k:{n}").into_bytes()];
+        for i in 0..10 {
+            args.push(i.to_string().into_bytes());
+            args.push(format!("member{i}").into_bytes());
+        }
+        input.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in &args {
+            input.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            input.extend_from_slice(a);
+            input.extend_from_slice(b"\r\n");
+        }
+    }
+    let rss_before = server.rss_bytes();
+    let mut writer = c.stream.try_clone().expect("clone socket");
+    let sender = std::thread::spawn(move || {
+        use std::io::Write;
+        writer.write_all(&input).expect("write pipeline");
+    });
+    for _ in 0..KEYS {
+        assert_eq!(c.read_reply().expect("reply").0, Value::Int(10));
+    }
+    sender.join().expect("sender");
+    let per_key = (server.rss_bytes() - rss_before) / KEYS as u64;
+    assert!(per_key < 240, "{per_key} bytes of RSS per key");
+    assert_eq!(text(&mut c, &["ZCARD", "k:99999"]), ":10\r\n");
+}

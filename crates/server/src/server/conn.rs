@@ -192,7 +192,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Drops consumed input so the buffer does not grow without bound.
+    /// Drops consumed input so the buffer does not grow without bound. A request the parser
+    /// is in the middle of may move too: the parser's positions are relative to `start`.
     fn compact(&mut self) {
         if self.start == self.input.len() {
             self.input.clear();
@@ -200,7 +201,7 @@ impl Connection {
             if self.input.capacity() > 4 * 1024 * 1024 {
                 self.input = Vec::with_capacity(READ_CHUNK_BYTES);
             }
-        } else if self.start > 0 && !self.parser.in_progress() {
+        } else if self.start > 0 {
             self.input.drain(..self.start);
             self.start = 0;
         }
