@@ -560,13 +560,14 @@ impl SkipList {
         };
         // SAFETY: the list's links are consistent.
         let first_rank = unsafe { self.rank_of(first.score(), first.member()) };
-        let mut count = self.len - (first_rank - 1);
-        if let Some(last) = self.last_in_range(range) {
+        let last_rank = match self.last_in_range(range) {
             // SAFETY: as above.
-            let last_rank = unsafe { self.rank_of(last.score(), last.member()) };
-            count -= self.len - last_rank;
-        }
-        count
+            Some(last) => unsafe { self.rank_of(last.score(), last.member()) },
+            None => self.len,
+        };
+        // A lex range over unequal scores is not monotonic along the list (Redis leaves the
+        // result unspecified): should its ends ever cross, count nothing, never underflow.
+        (last_rank + 1).saturating_sub(first_rank)
     }
 
     /// Deletes the nodes in `range`; returns how many.

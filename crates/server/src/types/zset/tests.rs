@@ -379,3 +379,39 @@ fn converting_a_disordered_listpack_sorts_it() {
         ]
     );
 }
+
+proptest! {
+    /// Lex ranges over unequal scores have no specified answer, but must stay safe and keep
+    /// the structure sound in both encodings.
+    #[test]
+    fn lex_ranges_over_mixed_scores_are_safe(
+        members in proptest::collection::vec((member(), -3i8..3), 0..40),
+        min in 0u8..8, max in 0u8..8, kinds in 0u8..16,
+    ) {
+        let bound = |kind: u8, i: u8| -> Vec<u8> {
+            match kind % 4 {
+                0 => b"-".to_vec(),
+                1 => b"+".to_vec(),
+                2 => vec![b'[', b'a' + i],
+                _ => vec![b'(', b'a' + i],
+            }
+        };
+        let (lo, hi) = (bound(kinds, min), bound(kinds / 4, max));
+        let range = LexRange::parse(&lo, &hi).expect("valid bounds");
+        for mut z in [ZSet::new_for(0, LIMITS), ZSet::SkipList(Box::default())] {
+            for (m, s) in &members {
+                z.add(f64::from(*s), m, AddFlags::default(), LIMITS);
+            }
+            let before = z.len();
+            let counted = z.count_range(&range);
+            prop_assert!(counted <= before);
+            prop_assert!(z.iter_range(&range, false).count() <= before);
+            prop_assert!(z.iter_range(&range, true).count() <= before);
+            let removed = z.remove_range(&range);
+            prop_assert_eq!(z.len(), before - removed);
+            if let ZSet::SkipList(s) = &z {
+                s.check();
+            }
+        }
+    }
+}
