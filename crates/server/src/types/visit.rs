@@ -44,15 +44,9 @@ pub fn hash_pairs(h: &Hash, mut f: impl FnMut(&[u8], &[u8])) {
 
 /// Calls `f` with each (member, score) of a sorted set, in score order.
 pub fn zset_pairs(z: &ZSet, mut f: impl FnMut(&[u8], f64)) {
-    match z {
-        ZSet::Listpack(lp) => {
-            let mut buf = itoa::Buffer::new();
-            let mut it = Lp(lp.as_slice()).iter();
-            while let (Some(member), Some(score)) = (it.next(), it.next()) {
-                f(member.as_bytes(&mut buf), entry_score(score));
-            }
-        }
-        ZSet::SkipList(s) => s.sorted.iter().for_each(|(score, m)| f(m, *score)),
+    let mut buf = itoa::Buffer::new();
+    for (member, score) in z.iter() {
+        f(member.as_bytes(&mut buf), score);
     }
 }
 

@@ -1,5 +1,0 @@
-//! Sorted set commands.
-
-use crate::command::CommandSpec;
-
-pub static COMMANDS: &[CommandSpec] = &[];
