@@ -87,3 +87,21 @@ long rudis_ld_incr(const char *base, size_t base_len, const char *incr, size_t i
     if (isnan(value) || isinf(value)) return RUDIS_LD_NAN_OR_INF;
     return ld_format_human(value, out, out_cap);
 }
+
+/* Reads `len` bytes as a timeout in seconds, a long double as Redis reads one, and stores it
+ * in *out_ms as milliseconds rounded up. A value beyond the range of long long becomes
+ * LLONG_MIN, which is what Redis's conversion yields on x86-64, so such timeouts are
+ * "negative" as there. Returns 1, or 0 if the text is not a valid number. */
+int rudis_ld_seconds_to_ms(const char *text, size_t len, long long *out_ms) {
+    long double seconds;
+    long double ms;
+
+    if (!ld_parse(text, len, &seconds)) return 0;
+    ms = ceill(seconds * 1000.0L);
+    if (!(ms >= -9223372036854775808.0L && ms < 9223372036854775808.0L)) {
+        *out_ms = (-9223372036854775807LL - 1);
+    } else {
+        *out_ms = (long long)ms;
+    }
+    return 1;
+}

@@ -5,6 +5,7 @@ use crate::command::CommandSpec;
 
 pub mod admin;
 pub mod bitops;
+pub mod blocking;
 pub mod client;
 pub mod config;
 pub mod connection;
@@ -30,6 +31,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     [
         admin::COMMANDS,
         bitops::COMMANDS,
+        blocking::COMMANDS,
         client::COMMANDS,
         config::COMMANDS,
         connection::COMMANDS,

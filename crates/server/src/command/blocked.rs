@@ -27,7 +27,7 @@ pub fn serve_ready(srv: &Server, mut ready: Vec<(usize, Vec<u8>)>) {
         let (db, key) = ready[i].clone();
         i += 1;
         while let Some(w) = next_waiter(&mut txn, db, &key) {
-            if !serve_one(srv, &mut txn, &w) {
+            if !serve_one(srv, &mut txn, &w, &key) {
                 break;
             }
             release(&mut txn, &w);
@@ -41,9 +41,11 @@ fn next_waiter(txn: &mut Txn<'_>, db: usize, key: &[u8]) -> Option<Arc<Waiter>> 
     txn.shard(db, key).extras.as_mut()?.waiters.front(key)
 }
 
-/// Runs a waiter's command again. True if it was served (its client now has a reply);
-/// false if the command still found nothing, leaving the waiter queued.
-fn serve_one(srv: &Server, txn: &mut Txn<'_>, w: &Arc<Waiter>) -> bool {
+/// Runs a waiter's command again for the `ready` key. True if it was served (its client now
+/// has a reply, which may be an error such as BLMOVE's destination of the wrong type); false
+/// if the command still found nothing (the key is empty again, or of another type), leaving
+/// the waiter queued.
+fn serve_one(srv: &Server, txn: &mut Txn<'_>, w: &Arc<Waiter>, ready: &[u8]) -> bool {
     // Held while the command runs, so a timeout racing with serving sees the outcome.
     let mut state = w.state.lock();
     if *state != WaitState::Waiting {
@@ -53,20 +55,19 @@ fn serve_one(srv: &Server, txn: &mut Txn<'_>, w: &Arc<Waiter>) -> bool {
     let mut client = Client::new(w.client.clone(), None);
     client.db = w.db;
     client.authenticated = true;
-    client.serving = true;
+    client.serving = Some(ready.to_vec());
     let mut reply = ReplyBuf::new();
     reply.set_resp3(w.resp3);
     let (base, ranges) = flatten(&w.argv);
     let argv = Argv::new(&base, &ranges);
     txn.db = w.db;
     let dirty_before = txn.effects.dirty;
-    let failed = invoke(srv, &mut client, &mut reply, txn, entry, argv);
-    // A key that changed type keeps its waiters blocked, as in Redis 7.0.
-    if client.still_blocked || (failed && reply.as_bytes().starts_with(b"-WRONGTYPE")) {
+    let _ = invoke(srv, &mut client, &mut reply, txn, entry, argv);
+    if client.still_blocked {
         return false;
     }
     let _ = commit(srv, txn, entry, argv, dirty_before, true);
-    srv.stats.command(entry.id, 0);
+    // Its call was counted when it blocked, as Redis counts it.
     *state = WaitState::Served(reply.take());
     drop(state);
     w.client.wake.notify();

@@ -32,7 +32,7 @@ impl Ctx<'_, '_> {
         timeout_reply: fn(&mut rudis_resp::ReplyBuf),
     ) {
         use crate::keyspace::blocking::{WaitState, Waiter};
-        if self.client.serving {
+        if self.client.serving.is_some() {
             self.client.still_blocked = true;
             return;
         }

@@ -327,8 +327,9 @@ pub struct Client {
     pub deny_blocking: bool,
     /// The command just run blocked: the connection waits for this waiter's outcome.
     pub blocked: Option<Arc<crate::keyspace::blocking::Waiter>>,
-    /// This client stands in for a blocked client whose command is being run again.
-    pub serving: bool,
+    /// This client stands in for a blocked client whose command is being run again because
+    /// this key became ready: the command serves from it alone.
+    pub serving: Option<Vec<u8>>,
     /// Set when a command run for a waiter found nothing again.
     pub still_blocked: bool,
     /// Indexes of the running command's arguments that must never be logged (passwords):
@@ -359,7 +360,7 @@ impl Client {
             subscriptions: Default::default(),
             deny_blocking: false,
             blocked: None,
-            serving: false,
+            serving: None,
             still_blocked: false,
             redacted_args: Vec::new(),
         }

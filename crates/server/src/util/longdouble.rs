@@ -21,6 +21,7 @@ extern "C" {
         out: *mut c_char,
         out_cap: usize,
     ) -> c_long;
+    fn rudis_ld_seconds_to_ms(text: *const c_char, len: usize, out_ms: *mut i64) -> i32;
 }
 
 /// Why an increment was refused.
@@ -41,6 +42,17 @@ pub fn is_valid(text: &[u8]) -> bool {
     // SAFETY: the pointer and length describe `text`, which outlives the call; the C side
     // copies at most `len` bytes and keeps no reference.
     unsafe { rudis_ld_is_valid(text.as_ptr().cast(), text.len()) == 1 }
+}
+
+/// A number of seconds read as Redis reads blocking commands' timeouts (a long double, so
+/// `0x10` and `1e-400` are valid), in milliseconds rounded up; a value beyond `i64` is
+/// `i64::MIN`, as Redis's conversion yields. `None` if `text` is not a valid number.
+pub fn seconds_to_ms(text: &[u8]) -> Option<i64> {
+    let mut ms = 0i64;
+    // SAFETY: the pointer and length describe `text`, which outlives the call; `ms` is a
+    // valid place for one i64, the only thing the C side writes.
+    let ok = unsafe { rudis_ld_seconds_to_ms(text.as_ptr().cast(), text.len(), &mut ms) };
+    (ok == 1).then_some(ms)
 }
 
 /// Adds `incr` to `base` (0 when `None`) in long double precision and returns the sum as Redis
@@ -81,6 +93,24 @@ pub fn incr(base: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, IncrError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_to_ms_reads_timeouts_as_redis() {
+        let ms = |t: &str| seconds_to_ms(t.as_bytes());
+        assert_eq!(ms("1"), Some(1000));
+        assert_eq!(ms("0.0001"), Some(1), "rounded up");
+        assert_eq!(ms("1e-400"), Some(1), "long double range");
+        assert_eq!(ms("-0.0001"), Some(0));
+        assert_eq!(ms("0x10"), Some(16000));
+        assert_eq!(ms("-1"), Some(-1000));
+        assert_eq!(ms("9223372036854775"), Some(9_223_372_036_854_775_000));
+        assert_eq!(ms("9223372036854776"), Some(i64::MIN));
+        assert_eq!(ms("inf"), Some(i64::MIN));
+        assert_eq!(ms("abc"), None);
+        assert_eq!(ms(" 1"), None);
+        assert_eq!(ms("nan"), None);
+        assert_eq!(ms(""), None);
+    }
 
     fn add(base: Option<&str>, by: &str) -> Result<String, IncrError> {
         incr(base.map(str::as_bytes), by.as_bytes()).map(|v| String::from_utf8(v).unwrap())
