@@ -103,6 +103,11 @@ fn equal_neighbours_merge_up_to_four() {
         "v:4,1 v:4,2 Z:16381",
         "the opcode two before the edit is not looked at"
     );
+    assert_eq!(
+        raised("z:1 z:1 z:1 z:1 z:1 v:2,1 v:2,1 Z:16377", 1, 2),
+        "z:1 v:2,1 z:1 z:1 z:1 v:2,1 v:2,1 Z:16377",
+        "the pair at the sixth opcode is left as it is"
+    );
 }
 
 #[test]

@@ -204,6 +204,38 @@ fn merges_and_unions_match_redis() {
     pair.same_str(&["PFCOUNT", "k0", "k1", "k2", "k3", "k4", "missing"]);
 }
 
+/// Dense values with registers no hash produces (every value up to 63, runs of equal values)
+/// test the estimator over its whole range, including estimates too big for an integer.
+#[test]
+fn crafted_dense_values_count_as_in_redis() {
+    let mut pair = Pair::new(3000);
+    let mut rng = fastrand::Rng::with_seed(5);
+    for round in 0..120u32 {
+        let mut value = format::new_empty();
+        format::to_dense(&mut value).expect("an empty value converts");
+        let registers = &mut value[format::HEADER_BYTES..];
+        let (low, high) = match round % 4 {
+            0 => (0, 64),
+            1 => (round as u8 % 64, round as u8 % 64 + 1),
+            2 => (0, 4),
+            _ => (40, 52),
+        };
+        for index in 0..format::REGISTERS {
+            crate::cmd::hll::dense::set(registers, index, rng.u8(low..high));
+        }
+        format::invalidate_cache(&mut value);
+        pair.same(&[b"SET", b"d", &value]);
+        pair.same_str(&["PFCOUNT", "d"]);
+        pair.same_str(&["GETRANGE", "d", "0", "15"]);
+        pair.same_str(&["PFCOUNT", "d", "missing"]);
+        pair.same_str(&["DEL", "s"]);
+        pair.add("s", &elements(&mut rng, 50));
+        pair.same_str(&["PFMERGE", "s", "d"]);
+        pair.same_str(&["GET", "s"]);
+        pair.same_str(&["PFCOUNT", "s"]);
+    }
+}
+
 /// Redis's own fuzz, extended: corrupt valid values at random, then use them every way, and
 /// compare every reply (errors, counts, stored bytes) with Redis's.
 #[test]
