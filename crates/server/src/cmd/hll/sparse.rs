@@ -23,7 +23,7 @@ const XZERO_BIT: u8 = 0x40;
 const VAL_BIT: u8 = 0x80;
 const OPCODE_MASK: u8 = 0xc0;
 /// The largest register value a VAL opcode can hold; a larger one needs the dense encoding.
-pub const VAL_MAX_VALUE: u8 = 32;
+const VAL_MAX_VALUE: u8 = 32;
 const VAL_MAX_RUN: usize = 4;
 const ZERO_MAX_RUN: usize = 64;
 const XZERO_MAX_RUN: usize = 16384;
