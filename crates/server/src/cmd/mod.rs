@@ -13,6 +13,7 @@ pub mod debug;
 pub mod expire;
 pub mod function;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -41,6 +42,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         info::COMMANDS,
         introspection::COMMANDS,
         hash::COMMANDS,
+        hll::COMMANDS,
         keys::COMMANDS,
         list::COMMANDS,
         pubsub::COMMANDS,
