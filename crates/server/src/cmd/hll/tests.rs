@@ -174,7 +174,11 @@ fn pfmerge_includes_the_destination_and_goes_dense_with_a_dense_source() {
     let out = k.run(&["PFMERGE", "d", "a", "b", "missing"]);
     assert_eq!(out.reply_str(), "+OK\r\n");
     assert_eq!(out.effects.dirty, 1);
-    assert_eq!(out.events(), vec![("pfadd", b"d".to_vec())]);
+    // Sources are read lookups: the missing one fires keymiss, as in Redis.
+    assert_eq!(
+        out.events(),
+        vec![("keymiss", b"missing".to_vec()), ("pfadd", b"d".to_vec())]
+    );
     assert_eq!(
         out.propagated(),
         vec![resp(&["PFMERGE", "d", "a", "b", "missing"])]
