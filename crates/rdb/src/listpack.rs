@@ -245,6 +245,15 @@ impl Builder {
         self.finish_entry(start);
     }
 
+    /// Appends a string as a string even if it looks like an integer (as a hostile file
+    /// might hold it).
+    #[cfg(test)]
+    pub fn push_str_raw(&mut self, value: &[u8]) {
+        let start = self.bytes.len();
+        encode_str(value, &mut self.bytes);
+        self.finish_entry(start);
+    }
+
     pub fn push_int(&mut self, v: i64) {
         let start = self.bytes.len();
         encode_int(v, &mut self.bytes);
@@ -364,6 +373,24 @@ mod tests {
         let lp = from_values([&b"a"[..], &mid, &long, &huge, b""]);
         assert_eq!(validate(&lp), Ok(5));
         assert_eq!(values(&lp), vec![b"a".to_vec(), mid, long, huge, vec![]]);
+    }
+
+    #[test]
+    fn backlen_sizes_follow_redis_boundaries() {
+        // Encoded sizes 127/128, 16382/16383: the backlen grows one step below 2^7 and 2^14.
+        for (len, backlen) in [(125, 1), (126, 2), (16_377, 2), (16_378, 3)] {
+            let s = vec![b's'; len];
+            let lp = from_values([&s[..]]);
+            let encoded = if len < 64 {
+                1
+            } else if len < 4096 {
+                2
+            } else {
+                5
+            } + len;
+            assert_eq!(lp.len(), HEADER_LEN + encoded + backlen + 1, "{len}");
+            assert_eq!(validate(&lp), Ok(1));
+        }
     }
 
     #[test]

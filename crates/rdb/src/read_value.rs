@@ -317,3 +317,232 @@ fn check_zset_order(lp: &[u8]) -> BlobResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Output;
+    use crate::ziplist::tests::build as ziplist;
+    use crate::zipmap::tests::build as zipmap;
+
+    /// Encodes a value body: `f` writes it with the RDB primitives.
+    fn body(f: impl FnOnce(&mut Output<Vec<u8>>)) -> Vec<u8> {
+        let mut out = Output::new(Vec::new(), false, false);
+        f(&mut out);
+        out.into_inner()
+    }
+
+    fn read(rdb_type: u8, bytes: &[u8]) -> Result<Option<Value>> {
+        let mut input = Input::new(bytes, false);
+        let v = read_value(&mut input, rdb_type, 0)?;
+        assert_eq!(
+            input.offset() as usize,
+            bytes.len(),
+            "value read completely"
+        );
+        Ok(v)
+    }
+
+    fn blob_of(bytes: &[u8]) -> Vec<u8> {
+        body(|o| o.string(bytes).unwrap())
+    }
+
+    fn strings(items: &[&[u8]]) -> Vec<Vec<u8>> {
+        items.iter().map(|i| i.to_vec()).collect()
+    }
+
+    #[test]
+    fn list_ziplist_becomes_a_plain_list() {
+        let zl = ziplist(&[b"a", b"12", b"-70000", b"hello"]);
+        let v = read(TYPE_LIST_ZIPLIST, &blob_of(&zl)).unwrap().unwrap();
+        assert_eq!(v, Value::List(strings(&[b"a", b"12", b"-70000", b"hello"])));
+        let empty = ziplist(&[]);
+        assert_eq!(read(TYPE_LIST_ZIPLIST, &blob_of(&empty)).unwrap(), None);
+    }
+
+    #[test]
+    fn quicklist_v1_nodes_become_listpacks() {
+        let bytes = body(|o| {
+            o.len(3).unwrap();
+            o.string(&ziplist(&[b"a", b"1"])).unwrap();
+            o.string(&ziplist(&[])).unwrap();
+            o.string(&ziplist(&[b"b"])).unwrap();
+        });
+        let Some(Value::ListQuicklist(nodes)) = read(TYPE_LIST_QUICKLIST, &bytes).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            nodes,
+            vec![
+                QuicklistNode::Packed(listpack::from_values([&b"a"[..], b"1"])),
+                QuicklistNode::Packed(listpack::from_values([&b"b"[..]])),
+            ]
+        );
+    }
+
+    #[test]
+    fn quicklist_v2_nodes() {
+        let lp = listpack::from_values([&b"x"[..], b"y"]);
+        let bytes = body(|o| {
+            o.len(2).unwrap();
+            o.len(QUICKLIST_NODE_PACKED).unwrap();
+            o.string(&lp).unwrap();
+            o.len(QUICKLIST_NODE_PLAIN).unwrap();
+            o.string(b"big element").unwrap();
+        });
+        let v = read(TYPE_LIST_QUICKLIST_2, &bytes).unwrap().unwrap();
+        assert_eq!(
+            v,
+            Value::ListQuicklist(vec![
+                QuicklistNode::Packed(lp.clone()),
+                QuicklistNode::Plain(b"big element".to_vec())
+            ])
+        );
+        let bad_container = body(|o| {
+            o.len(1).unwrap();
+            o.len(3).unwrap();
+            o.string(&lp).unwrap();
+        });
+        let e = read(TYPE_LIST_QUICKLIST_2, &bad_container).unwrap_err();
+        assert_eq!(e.offset(), Some(1));
+        let mut corrupt = lp.clone();
+        corrupt[4] = 7;
+        let bad_lp = body(|o| {
+            o.len(1).unwrap();
+            o.len(QUICKLIST_NODE_PACKED).unwrap();
+            o.string(&corrupt).unwrap();
+        });
+        let e = read(TYPE_LIST_QUICKLIST_2, &bad_lp).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "corrupt RDB data at byte offset 2: quicklist node: listpack header count differs from its entries"
+        );
+    }
+
+    #[test]
+    fn zipmap_becomes_a_listpack() {
+        let zm = zipmap(&[(b"f1", b"v1"), (b"f2", b"123")], 2);
+        let v = read(TYPE_HASH_ZIPMAP, &blob_of(&zm)).unwrap().unwrap();
+        assert_eq!(
+            v,
+            Value::HashListpack(listpack::from_values([&b"f1"[..], b"v1", b"f2", b"123"]))
+        );
+        let dup = zipmap(&[(b"f", b"1"), (b"f", b"2")], 0);
+        assert!(read(TYPE_HASH_ZIPMAP, &blob_of(&dup)).is_err());
+    }
+
+    #[test]
+    fn pair_ziplists_become_listpacks() {
+        let zl = ziplist(&[b"f", b"v", b"g", b"w"]);
+        let v = read(TYPE_HASH_ZIPLIST, &blob_of(&zl)).unwrap().unwrap();
+        assert_eq!(
+            v,
+            Value::HashListpack(listpack::from_values([&b"f"[..], b"v", b"g", b"w"]))
+        );
+        let odd = ziplist(&[b"f", b"v", b"g"]);
+        assert!(read(TYPE_HASH_ZIPLIST, &blob_of(&odd)).is_err());
+        let zl = ziplist(&[b"a", b"1", b"b", b"2.5"]);
+        let v = read(TYPE_ZSET_ZIPLIST, &blob_of(&zl)).unwrap().unwrap();
+        assert_eq!(
+            v,
+            Value::ZSetListpack(listpack::from_values([&b"a"[..], b"1", b"b", b"2.5"]))
+        );
+        assert_eq!(
+            read(TYPE_ZSET_ZIPLIST, &blob_of(&ziplist(&[]))).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn pair_listpacks_are_checked() {
+        let ok = listpack::from_values([&b"a"[..], b"1", b"b", b"1", b"c", b"-inf"]);
+        assert!(check_pairs(&ok, false).is_ok());
+        assert_eq!(
+            check_pairs(&ok, true),
+            Err("pairs not sorted by score, then member")
+        );
+        let ok = listpack::from_values([&b"c"[..], b"-inf", b"a", b"1", b"b", b"1", b"z", b"2.5"]);
+        assert!(check_pairs(&ok, true).is_ok());
+        let dup = listpack::from_values([&b"7"[..], b"1", b"7", b"2"]);
+        assert_eq!(check_pairs(&dup, false), Err("duplicate field"));
+        // A field stored as a string equals the same field stored as an integer.
+        let mut b = Builder::new();
+        b.push_int(7);
+        b.push_int(1);
+        b.push_str_raw(b"7");
+        b.push_int(2);
+        assert_eq!(check_pairs(&b.finish(), false), Err("duplicate field"));
+        let nan = listpack::from_values([&b"a"[..], b"nan"]);
+        assert_eq!(check_pairs(&nan, true), Err("score is NaN"));
+        let text = listpack::from_values([&b"a"[..], b"abc"]);
+        assert_eq!(check_pairs(&text, true), Err("score is not a number"));
+        let odd = listpack::from_values([&b"a"[..]]);
+        assert_eq!(check_pairs(&odd, false), Err("odd number of entries"));
+    }
+
+    #[test]
+    fn plain_collections_are_checked() {
+        let set = body(|o| {
+            o.len(2).unwrap();
+            o.string(b"m").unwrap();
+            o.string(b"m").unwrap();
+        });
+        let e = read(TYPE_SET, &set).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "corrupt RDB data at byte offset 0: set member 1 is a duplicate"
+        );
+        let zset = body(|o| {
+            o.len(2).unwrap();
+            o.string(b"a").unwrap();
+            o.u8(3).unwrap();
+            o.write(b"1.5").unwrap();
+            o.string(b"b").unwrap();
+            o.u8(DOUBLE_NAN).unwrap();
+        });
+        let e = read(TYPE_ZSET, &zset).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "corrupt RDB data at byte offset 9: zset score is NaN"
+        );
+        let zset2 = body(|o| {
+            o.len(2).unwrap();
+            o.string(b"a").unwrap();
+            o.binary_double(1.5).unwrap();
+            o.string(b"b").unwrap();
+            o.binary_double(f64::NEG_INFINITY).unwrap();
+        });
+        let v = read(TYPE_ZSET_2, &zset2).unwrap().unwrap();
+        assert_eq!(
+            v,
+            Value::ZSet(vec![
+                (b"a".to_vec(), 1.5),
+                (b"b".to_vec(), f64::NEG_INFINITY)
+            ])
+        );
+        let hash = body(|o| {
+            o.len(2).unwrap();
+            for _ in 0..2 {
+                o.string(b"f").unwrap();
+                o.string(b"v").unwrap();
+            }
+        });
+        assert!(read(TYPE_HASH, &hash).is_err());
+    }
+
+    #[test]
+    fn intsets_are_checked() {
+        let is = intset::from_values(&[3, 1, 2]);
+        assert_eq!(
+            read(TYPE_SET_INTSET, &blob_of(&is)).unwrap(),
+            Some(Value::SetIntset(is.clone()))
+        );
+        let mut bad = is.clone();
+        bad[8] = 9;
+        let e = read(TYPE_SET_INTSET, &blob_of(&bad)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "corrupt RDB data at byte offset 0: a set intset: intset members are not strictly ascending"
+        );
+    }
+}
