@@ -112,6 +112,10 @@ impl NodeReader<'_> {
         Ok(())
     }
 
+    fn bytes(&mut self) -> std::result::Result<Vec<u8>, &'static str> {
+        Ok(self.0.next()?.ok_or("stream listpack ends early")?.to_vec())
+    }
+
     fn int(&mut self) -> std::result::Result<i64, &'static str> {
         let e = self.0.next()?.ok_or("stream listpack ends early")?;
         e.as_i64()
@@ -187,6 +191,57 @@ fn validate_entry(
         return Err("stream entry has a wrong lp-count");
     }
     Ok((flags & FLAG_DELETED == 0).then_some(id))
+}
+
+/// A live entry: its ID and field-value pairs.
+pub type StreamEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
+
+impl Stream {
+    /// The live entries in ID order, as XRANGE returns them; an error if a node is invalid
+    /// (never for a stream the reader returned).
+    pub fn entries(&self) -> std::result::Result<Vec<StreamEntry>, &'static str> {
+        let mut out = Vec::new();
+        for node in &self.nodes {
+            node_entries(&node.listpack, node.master_id, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+fn node_entries(
+    lp: &[u8],
+    master_id: StreamId,
+    out: &mut Vec<StreamEntry>,
+) -> std::result::Result<(), &'static str> {
+    let mut r = NodeReader(Cursor::new(lp)?);
+    let total = r.count()?.saturating_add(r.count()?);
+    let master_fields = (0..r.count()?)
+        .map(|_| r.bytes())
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    r.skip()?;
+    for _ in 0..total {
+        let flags = r.int()?;
+        let id = StreamId {
+            ms: master_id.ms.wrapping_add(r.int()? as u64),
+            seq: master_id.seq.wrapping_add(r.int()? as u64),
+        };
+        // Entries with their own fields interleave names and values.
+        let mut pairs = Vec::new();
+        if flags & FLAG_SAME_FIELDS != 0 {
+            for f in &master_fields {
+                pairs.push((f.clone(), r.bytes()?));
+            }
+        } else {
+            for _ in 0..r.count()? {
+                pairs.push((r.bytes()?, r.bytes()?));
+            }
+        }
+        r.skip()?;
+        if flags & FLAG_DELETED == 0 {
+            out.push((id, pairs));
+        }
+    }
+    Ok(())
 }
 
 // ---- Reading --------------------------------------------------------------------------------
@@ -457,14 +512,16 @@ pub(crate) mod tests {
             b.push_int(flags);
             b.push_int(*ms);
             b.push_int(*seq);
-            if !same {
-                b.push_int(fv.len() as i64);
-                for (f, _) in *fv {
-                    b.push(f);
+            if same {
+                for (_, v) in *fv {
+                    b.push(v);
                 }
-            }
-            for (_, v) in *fv {
-                b.push(v);
+            } else {
+                b.push_int(fv.len() as i64);
+                for (f, v) in *fv {
+                    b.push(f);
+                    b.push(v);
+                }
             }
             let extra = if same { 3 } else { fv.len() as i64 + 4 };
             b.push_int(fv.len() as i64 + extra);
@@ -555,6 +612,22 @@ pub(crate) mod tests {
         b.push(b"f");
         b.push_int(0);
         assert!(validate_node(&b.finish(), StreamId::default()).is_err());
+    }
+
+    #[test]
+    fn entries_decode_live_entries() {
+        let got = sample().entries().unwrap();
+        let pair = |f: &[u8], v: &[u8]| (f.to_vec(), v.to_vec());
+        assert_eq!(
+            got,
+            vec![
+                (StreamId { ms: 100, seq: 0 }, vec![pair(b"f", b"v")]),
+                (
+                    StreamId { ms: 105, seq: 0 },
+                    vec![pair(b"g", b"x"), pair(b"h", b"y")]
+                ),
+            ]
+        );
     }
 
     #[test]
