@@ -229,6 +229,8 @@ pub fn int(r: &Reply) -> i64 {
 
 // ---- One model of a dataset -------------------------------------------------------------------
 
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A value as commands see it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Logical {
@@ -239,7 +241,7 @@ pub enum Logical {
     ZSet(Vec<(Vec<u8>, f64)>),
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     /// Live entries as (ID, field-value pairs), in order.
-    Stream(Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>),
+    Stream(Vec<(String, Pairs)>),
 }
 
 /// Every key of a dataset: (db, key) to value and expiry.
