@@ -35,25 +35,27 @@ pub(crate) fn read_value<R: Read>(
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
             Value::ListQuicklist(read_quicklist(input, rdb_type == TYPE_LIST_QUICKLIST_2)?)
         }
-        TYPE_HASH_ZIPMAP => Value::HashListpack(blob(input, "a hash zipmap", zipmap_to_listpack)?),
-        TYPE_LIST_ZIPLIST => Value::List(blob(input, "a list ziplist", ziplist_elements)?),
+        TYPE_HASH_ZIPMAP => {
+            Value::HashListpack(blob(input, "a hash zipmap", |b| zipmap_to_listpack(&b))?)
+        }
+        TYPE_LIST_ZIPLIST => Value::List(blob(input, "a list ziplist", |b| ziplist_elements(&b))?),
         TYPE_SET_INTSET => Value::SetIntset(blob(input, "a set intset", |b| {
-            intset::validate(b)?;
-            Ok(b.to_vec())
+            intset::validate(&b)?;
+            Ok(b)
         })?),
         TYPE_ZSET_ZIPLIST => Value::ZSetListpack(blob(input, "a zset ziplist", |b| {
-            pairs_from_ziplist(b, true)
+            pairs_from_ziplist(&b, true)
         })?),
         TYPE_HASH_ZIPLIST => Value::HashListpack(blob(input, "a hash ziplist", |b| {
-            pairs_from_ziplist(b, false)
+            pairs_from_ziplist(&b, false)
         })?),
         TYPE_ZSET_LISTPACK => Value::ZSetListpack(blob(input, "a zset listpack", |b| {
-            check_pairs(b, true)?;
-            Ok(b.to_vec())
+            check_pairs(&b, true)?;
+            Ok(b)
         })?),
         TYPE_HASH_LISTPACK => Value::HashListpack(blob(input, "a hash listpack", |b| {
-            check_pairs(b, false)?;
-            Ok(b.to_vec())
+            check_pairs(&b, false)?;
+            Ok(b)
         })?),
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => Value::Stream(Box::new(stream::read(
             input,
@@ -93,11 +95,11 @@ fn is_empty(v: &Value) -> bool {
 fn blob<R: Read, T>(
     input: &mut Input<R>,
     what: &'static str,
-    f: impl FnOnce(&[u8]) -> std::result::Result<T, &'static str>,
+    f: impl FnOnce(Vec<u8>) -> std::result::Result<T, &'static str>,
 ) -> Result<T> {
     let at = input.offset();
     let bytes = input.string(what)?;
-    f(&bytes).map_err(|e| Error::corrupt(at, format!("{what}: {e}")))
+    f(bytes).map_err(|e| Error::corrupt(at, format!("{what}: {e}")))
 }
 
 /// The index of the first item equal to an earlier one.

@@ -6,6 +6,11 @@
 //! after an error or the end it yields nothing more; expiry, idle and frequency opcodes attach
 //! to the next key only; empty collections, which Redis skips when loading, are skipped and
 //! counted.
+//!
+//! What stays with the loader: keys that have already expired are returned (a Redis master
+//! drops them on load, a replica keeps them), duplicate keys and database numbers beyond the
+//! configured count are not detected, and compact values are returned whatever their size
+//! (Redis converts a listpack or intset beyond its configured limits on load).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
