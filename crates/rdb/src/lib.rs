@@ -10,7 +10,7 @@
 //! RESTORE: [`dump::encode`] (or [`dump::encode_with`]) and [`dump::decode`].
 //!
 //! Layout:
-//! - [`reader`] and [`read_value`](crate::read_value): the file loop and the value types.
+//! - [`reader`] and `read_value`: the file loop, and reading each value type.
 //! - [`writer`]: the file writer and [`ValueWriter`], which serializes one value.
 //! - [`dump`]: DUMP payloads.
 //! - [`value`]: the server-neutral [`Value`]; [`stream`]: streams, kept opaque.
@@ -19,6 +19,19 @@
 //! - [`lzf`], [`crc64`]: compression and checksums; `input` and `output`: RDB's primitive
 //!   encodings (lengths, strings, doubles) over `Read` and `Write`.
 //! - [`Error`]: every failure, with the byte offset it concerns.
+//!
+//! Choices:
+//! - Listpacks, intsets, ziplists and zipmaps are checked here, not through a callback the
+//!   server supplies: the reader's promise that every blob it returns is valid then holds by
+//!   itself, the crate fuzzes alone, and converting ziplists and zipmaps needs a listpack
+//!   encoder here anyway. The checks are Redis's deep sanitization (`sanitize-dump-payload
+//!   yes`) plus what a server adopting the bytes relies on: pairs without duplicates, zset
+//!   listpacks sorted with numeric scores.
+//! - LZF is implemented here ([`lzf`]): the `lzf` crate is deprecated, and the format is small.
+//!   Compressed strings decode everywhere, but are not byte-identical to Redis's (this encoder
+//!   finds a few more matches), so a file is byte-identical to Redis's only without compression.
+//! - Streams are parsed and checked completely but kept opaque ([`Stream`]), for the writer to
+//!   re-emit, until the server has a stream type.
 
 pub mod crc64;
 pub mod dump;
