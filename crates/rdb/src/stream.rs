@@ -170,24 +170,23 @@ fn validate_entry(
         ms: master_id.ms.wrapping_add(r.int()? as u64),
         seq: master_id.seq.wrapping_add(r.int()? as u64),
     };
-    let (fields, extra) = if flags & FLAG_SAME_FIELDS != 0 {
+    // Shared fields: the values only. Own fields: a count, then names and values interleaved.
+    // lp-count counts the entry's listpack entries before it.
+    let (payload, header) = if flags & FLAG_SAME_FIELDS != 0 {
         (master_fields, 3)
     } else {
         let fields = r.count()?;
-        for _ in 0..fields {
-            r.skip()?;
-        }
         (
-            fields,
             fields
-                .checked_add(4)
+                .checked_mul(2)
                 .ok_or("stream entry field count overflows")?,
+            4,
         )
     };
-    for _ in 0..fields {
+    for _ in 0..payload {
         r.skip()?;
     }
-    if fields.checked_add(extra) != Some(r.count()?) {
+    if payload.checked_add(header) != Some(r.count()?) {
         return Err("stream entry has a wrong lp-count");
     }
     Ok((flags & FLAG_DELETED == 0).then_some(id))

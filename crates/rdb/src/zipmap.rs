@@ -1,6 +1,6 @@
 //! Zipmaps, the small-hash encoding of Redis 2.x, read only (RDB type 9).
 //!
-//! Layout: a count byte (254 or more meaning "count them"), then for each pair the field's
+//! Layout: a count byte (254 meaning "count them"), then for each pair the field's
 //! length, the field, the value's length, one byte of free space size, the value and that many
 //! free bytes; a 0xFF terminator. A length is one byte below 254, or 254 and a u32 LE.
 //!
@@ -54,7 +54,7 @@ pub fn for_each<'a>(
     if count == 0 {
         return Err("zipmap is empty");
     }
-    if b[0] < BIG_LEN && usize::from(b[0]) != count {
+    if b[0] != BIG_LEN && usize::from(b[0]) != count {
         return Err("zipmap header count differs from its entries");
     }
     Ok(count)
