@@ -1,7 +1,7 @@
 //! Test harness for checks against the real Redis 7.0: starts redis-server on a free loopback
 //! port in a scratch directory, talks RESP to it, reads a whole dataset back through commands,
 //! and turns what the RDB reader returns into the same form for comparison. Every process it
-//! starts is stopped, by its own handle, when dropped.
+//! starts is stopped, by its own handle, when dropped, and its scratch directory removed.
 
 #![allow(dead_code)]
 
@@ -135,9 +135,13 @@ fn read_log(dir: &Path) -> String {
 }
 
 impl Drop for Redis {
+    /// Stops the server; its directory is kept only when the test failed, for the log.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
