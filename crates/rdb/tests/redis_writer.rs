@@ -7,35 +7,9 @@ mod common;
 use common::*;
 use rudis_rdb::stream::{Consumer, ConsumerGroup, PendingEntry, StreamId, StreamNode};
 use rudis_rdb::{
-    dump, intset, listpack, AuxFields, Entry, EntryMeta, Item, QuicklistNode, Stream, Value,
-    WriteOptions, Writer,
+    dump, intset, listpack, Entry, EntryMeta, Item, QuicklistNode, Stream, Value, WriteOptions,
 };
 use rudis_resp::Value as Reply;
-
-fn write_items(items: &[Item], options: WriteOptions, aux: bool) -> Vec<u8> {
-    let mut w = Writer::new(Vec::new(), options).unwrap();
-    if aux {
-        w.aux_fields(&AuxFields {
-            redis_ver: "7.0.15",
-            redis_bits: 64,
-            ctime_secs: 1_700_000_000,
-            used_mem_bytes: 1_234_567,
-            replication: None,
-            aof_base: false,
-        })
-        .unwrap();
-    }
-    for item in items {
-        match item {
-            Item::Aux { key, value } => w.aux(key, value).unwrap(),
-            Item::SelectDb { db } => w.select_db(*db).unwrap(),
-            Item::ResizeDb { keys, expires } => w.resize_db(*keys, *expires).unwrap(),
-            Item::Function { code } => w.function(code).unwrap(),
-            Item::Entry(e) => w.write_entry(e).unwrap(),
-        }
-    }
-    w.finish().unwrap()
-}
 
 fn entry(key: &str, value: Value) -> Item {
     Item::Entry(Entry {

@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rudis_rdb::{intset, listpack, Item, QuicklistNode, Reader, Value};
+use rudis_rdb::{
+    intset, listpack, AuxFields, Item, QuicklistNode, Reader, Value, WriteOptions, Writer,
+};
 use rudis_resp::Value as Reply;
 
 /// Finds a Redis tool on PATH, or fails the test saying what to install.
@@ -405,6 +407,32 @@ pub fn logical(v: &Value) -> Logical {
                 .collect(),
         ),
     }
+}
+
+/// Writes `items` as a file, after Redis 7.0's aux fields when `aux` is set.
+pub fn write_items(items: &[Item], options: WriteOptions, aux: bool) -> Vec<u8> {
+    let mut w = Writer::new(Vec::new(), options).unwrap();
+    if aux {
+        w.aux_fields(&AuxFields {
+            redis_ver: "7.0.15",
+            redis_bits: 64,
+            ctime_secs: 1_700_000_000,
+            used_mem_bytes: 1_234_567,
+            replication: None,
+            aof_base: false,
+        })
+        .unwrap();
+    }
+    for item in items {
+        match item {
+            Item::Aux { key, value } => w.aux(key, value).unwrap(),
+            Item::SelectDb { db } => w.select_db(*db).unwrap(),
+            Item::ResizeDb { keys, expires } => w.resize_db(*keys, *expires).unwrap(),
+            Item::Function { code } => w.function(code).unwrap(),
+            Item::Entry(e) => w.write_entry(e).unwrap(),
+        }
+    }
+    w.finish().unwrap()
 }
 
 /// Runs redis-check-rdb on a file; returns its output, failing the test if it rejects it.
