@@ -281,3 +281,16 @@ fn commands_pipelined_after_a_blocked_one_wait_for_it() {
         s.read(1);
     });
 }
+
+#[test]
+fn swapdb_wakes_clients_whose_keys_arrive() {
+    same_as_redis(2, |s| {
+        s.send(1, &["BLPOP", "k", "0"]);
+        s.wait_blocked(1);
+        s.run(0, &["SELECT", "1"]);
+        s.run(0, &["RPUSH", "k", "hello"]);
+        s.run(0, &["SWAPDB", "0", "1"]);
+        s.read(1);
+        s.run(0, &["EXISTS", "k"]);
+    });
+}

@@ -99,3 +99,42 @@ fn slow_subscriber_is_disconnected_at_the_hard_limit() {
     assert_eq!(receivers, 0, "the slow subscriber was never disconnected");
     assert!(sub.is_closed_by_peer());
 }
+
+/// Pub/Sub notifications get through CLIENT REPLY OFF (in RESP2 and RESP3), while ordinary
+/// replies stay silent: the same bytes as Redis.
+#[test]
+fn notifications_get_through_client_reply_off() {
+    fn transcript(srv: &ServerProcess, resp3: bool) -> Vec<Vec<u8>> {
+        let (mut sub, mut publisher) = (srv.conn(), srv.conn());
+        if resp3 {
+            sub.command(&["HELLO", "3"]).unwrap();
+        }
+        sub.send(&["CLIENT", "REPLY", "OFF"]);
+        sub.send(&["SUBSCRIBE", "ch"]);
+        sub.send(&["PSUBSCRIBE", "c*"]);
+        let mut out = vec![sub.read_reply().unwrap().1, sub.read_reply().unwrap().1];
+        publisher.command(&["PUBLISH", "ch", "hi"]).unwrap();
+        out.push(sub.read_reply().unwrap().1);
+        out.push(sub.read_reply().unwrap().1);
+        sub.send(&["UNSUBSCRIBE"]);
+        out.push(sub.read_reply().unwrap().1);
+        sub.send(&["PUNSUBSCRIBE"]);
+        out.push(sub.read_reply().unwrap().1);
+        // Ordinary replies are still off: the next thing read is the pong after REPLY ON.
+        sub.send(&["SET", "k", "v"]);
+        sub.send(&["CLIENT", "REPLY", "ON"]);
+        sub.send(&["PING"]);
+        out.push(sub.read_reply().unwrap().1);
+        out.push(sub.read_reply().unwrap().1);
+        out
+    }
+    let ours = ServerProcess::start(&[]);
+    let redis = ServerProcess::start_redis(&[]);
+    for resp3 in [false, true] {
+        assert_eq!(
+            transcript(&ours, resp3),
+            transcript(&redis, resp3),
+            "resp3: {resp3}"
+        );
+    }
+}

@@ -101,6 +101,7 @@ fn count_for(client: &Client, kind: Kind) -> usize {
 /// A `[kind, name, count]` confirmation (RESP3: a push).
 fn confirm(ctx: &mut Ctx, word: &[u8], name: Option<&[u8]>, kind: Kind) {
     let count = count_for(ctx.client, kind);
+    let start = ctx.reply.len();
     ctx.reply.push(3);
     ctx.reply.bulk(word);
     match name {
@@ -108,6 +109,8 @@ fn confirm(ctx: &mut Ctx, word: &[u8], name: Option<&[u8]>, kind: Kind) {
         None => ctx.reply.null(),
     }
     ctx.reply.int(count as i64);
+    // Delivered even when replies are off, as Redis delivers Pub/Sub notifications.
+    ctx.client.pushed.push(start..ctx.reply.len());
 }
 
 /// Keeps the client's flags and CLIENT LIST counters in step with its subscriptions.

@@ -265,8 +265,13 @@ fn track_reply_mode(
     f(client, reply);
     let suppress = matches!(mode_before, ReplyMode::Off | ReplyMode::SkipNext);
     if suppress && client.reply_mode != ReplyMode::On {
+        let written = reply.as_bytes()[mark..].to_vec();
         reply.truncate(mark);
+        for range in &client.pushed {
+            reply.raw(&written[range.start - mark..range.end - mark]);
+        }
     }
+    client.pushed.clear();
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
     }

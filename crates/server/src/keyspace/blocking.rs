@@ -140,4 +140,10 @@ impl BlockedClients {
     pub fn count(&self) -> usize {
         self.by_client.lock().len()
     }
+
+    /// The waiters blocked in database `db`.
+    pub fn in_db(&self, db: usize) -> Vec<Arc<Waiter>> {
+        let all = self.by_client.lock();
+        all.values().filter(|w| w.db == db).cloned().collect()
+    }
 }

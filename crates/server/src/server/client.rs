@@ -330,6 +330,9 @@ pub struct Client {
     /// This client stands in for a blocked client whose command is being run again because
     /// this key became ready: the command serves from it alone.
     pub serving: Option<Vec<u8>>,
+    /// Byte ranges of the reply buffer holding Pub/Sub notifications written by the running
+    /// command: they reach the client even under CLIENT REPLY OFF or SKIP, as in Redis.
+    pub pushed: Vec<std::ops::Range<usize>>,
     /// Set when a command run for a waiter found nothing again.
     pub still_blocked: bool,
     /// Indexes of the running command's arguments that must never be logged (passwords):
@@ -361,6 +364,7 @@ impl Client {
             deny_blocking: false,
             blocked: None,
             serving: None,
+            pushed: Vec::new(),
             still_blocked: false,
             redacted_args: Vec::new(),
         }

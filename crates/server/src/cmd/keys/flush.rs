@@ -177,6 +177,14 @@ pub(super) fn swapdb(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         swap_counter(&d1.keys, &d2.keys);
         swap_counter(&d1.volatile, &d2.volatile);
         swap_counter(&d1.avg_ttl_ms, &d2.avg_ttl_ms);
+        // Clients blocked in either database may find their keys there now.
+        for db in [db1, db2] {
+            for w in ctx.srv.blocked.in_db(db) {
+                for key in &w.keys {
+                    ctx.txn.signal_ready_in(db, key);
+                }
+            }
+        }
     }
     ctx.txn.dirty(1);
     ctx.reply.ok();
