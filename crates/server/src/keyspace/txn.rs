@@ -452,6 +452,7 @@ impl<'a> Txn<'a> {
                     .keys
                     .insert_new_hashed(KeyEntry::new(key, value, lru), hash);
                 ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
+                self.notify_in(db, event::NEW, "new", key);
                 true
             }
         }
@@ -461,6 +462,8 @@ impl<'a> Txn<'a> {
     pub fn add(&mut self, key: &[u8], value: Value) -> &mut KeyEntry {
         let (db, lru, ks) = (self.db, self.lru_clock, self.ks);
         self.signal_ready_in(db, key);
+        // Every key created fires `new`, before the command's own event, as in Redis.
+        self.notify_in(db, event::NEW, "new", key);
         let shard = self.shard_for_write(db, key);
         ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
         shard.keys.insert_new(KeyEntry::new(key, value, lru))

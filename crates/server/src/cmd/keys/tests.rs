@@ -32,11 +32,12 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    /// The keyspace events, as `db:event:key`.
+    /// The keyspace events, as `db:event:key`, but for `new`, which every key creation fires.
     pub fn events(&self) -> Vec<String> {
         self.effects
             .events
             .iter()
+            .filter(|e| e.event != "new")
             .map(|e| format!("{}:{}:{}", e.db, e.event, String::from_utf8_lossy(&e.key)))
             .collect()
     }

@@ -44,8 +44,16 @@ impl Outcome {
             .collect()
     }
 
-    /// The keyspace events, as (event, key).
+    /// The keyspace events, as (event, key), but for `new`, which every key creation fires
+    /// (see [`Outcome::all_events`]).
     pub fn events(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let mut all = self.all_events();
+        all.retain(|(e, _)| *e != "new");
+        all
+    }
+
+    /// Every keyspace event, as (event, key).
+    pub fn all_events(&self) -> Vec<(&'static str, Vec<u8>)> {
         self.effects
             .events
             .iter()

@@ -314,3 +314,20 @@ fn lcs_table_is_bounded_by_the_limit() {
         "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
     );
 }
+
+#[test]
+fn creating_a_key_fires_new_before_the_commands_event() {
+    let mut k = Kit::new();
+    let out = k.run(&["SET", "k", "v"]);
+    assert_eq!(
+        out.all_events(),
+        vec![("new", b"k".to_vec()), ("set", b"k".to_vec())]
+    );
+    let again = k.run(&["SET", "k", "w"]);
+    assert_eq!(again.all_events(), vec![("set", b"k".to_vec())]);
+    let pushed = k.run(&["RPUSH", "l", "a"]);
+    assert_eq!(
+        pushed.all_events(),
+        vec![("new", b"l".to_vec()), ("rpush", b"l".to_vec())]
+    );
+}
