@@ -116,7 +116,8 @@ impl<W: Write> Output<W> {
         result
     }
 
-    fn lzf_blob(&mut self, packed: &[u8], original_len: usize) -> Result<()> {
+    /// An already LZF-compressed string (a compressed quicklist node kept as it is).
+    pub fn lzf_blob(&mut self, packed: &[u8], original_len: usize) -> Result<()> {
         self.u8(LEN_ENCODED << 6 | ENC_LZF)?;
         self.len(packed.len() as u64)?;
         self.len(original_len as u64)?;

@@ -62,6 +62,14 @@ pub enum NodeRef<'a> {
     Packed(&'a [u8]),
     /// One element stored alone.
     Plain(&'a [u8]),
+    /// A node's contents already LZF-compressed (a compressed node: a listpack, or a plain
+    /// element if `plain`), with the uncompressed length: written as it is, as Redis writes
+    /// compressed nodes.
+    Compressed {
+        plain: bool,
+        lzf: &'a [u8],
+        raw_len: usize,
+    },
 }
 
 /// Elements of this size or more go alone in a plain node (Redis's `packed_threshold`).
@@ -81,6 +89,25 @@ impl<W: Write> Writer<W> {
         let mut out = Output::new(sink, options.checksum, options.compression);
         out.write(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
         Ok(Writer { out })
+    }
+
+    /// A writer of a fragment of a file: entries (and SELECTDB, RESIZEDB...) with no header,
+    /// to be spliced into a file with [`Writer::raw`]. Snapshots encode shards this way, in
+    /// any order, and assemble the file afterwards. The fragment's own checksum is unused.
+    pub fn fragment(sink: W, compression: bool) -> Self {
+        Writer {
+            out: Output::new(sink, false, compression),
+        }
+    }
+
+    /// Appends bytes produced by a [`Writer::fragment`] (counted in the checksum).
+    pub fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write(bytes)
+    }
+
+    /// Ends a fragment: its sink, without an EOF opcode or trailer.
+    pub fn into_fragment(self) -> W {
+        self.out.into_inner()
     }
 
     /// Bytes written so far.
@@ -200,12 +227,29 @@ impl<W: Write> ValueWriter<'_, W> {
         self.out.len(n as u64)?;
         let mut written = 0;
         for node in nodes {
-            let (container, data) = match node {
-                NodeRef::Packed(lp) => (QUICKLIST_NODE_PACKED, lp),
-                NodeRef::Plain(e) => (QUICKLIST_NODE_PLAIN, e),
-            };
-            self.out.len(container)?;
-            self.out.string(data)?;
+            match node {
+                NodeRef::Packed(lp) => {
+                    self.out.len(QUICKLIST_NODE_PACKED)?;
+                    self.out.string(lp)?;
+                }
+                NodeRef::Plain(e) => {
+                    self.out.len(QUICKLIST_NODE_PLAIN)?;
+                    self.out.string(e)?;
+                }
+                NodeRef::Compressed {
+                    plain,
+                    lzf,
+                    raw_len,
+                } => {
+                    let container = if plain {
+                        QUICKLIST_NODE_PLAIN
+                    } else {
+                        QUICKLIST_NODE_PACKED
+                    };
+                    self.out.len(container)?;
+                    self.out.lzf_blob(lzf, raw_len)?;
+                }
+            }
             written += 1;
         }
         assert_eq!(written, n, "quicklist node count");
@@ -368,6 +412,60 @@ mod tests {
         .finish()
         .unwrap();
         assert_eq!(off, b"REDIS0010\xff\0\0\0\0\0\0\0\0");
+    }
+
+    #[test]
+    fn fragments_spliced_in_read_back_as_one_file() {
+        let mut frag = Writer::fragment(Vec::new(), true);
+        frag.entry(b"a", EntryMeta::default()).string(b"1").unwrap();
+        let lp = {
+            let mut b = listpack::Builder::new();
+            b.push(b"x");
+            b.push(b"yy");
+            b.finish()
+        };
+        let raw = {
+            let mut b = listpack::Builder::new();
+            b.push(&[b'q'; 200]);
+            b.finish()
+        };
+        let mut lzf_lp = Vec::new();
+        assert!(crate::lzf::Compressor::new().compress(&raw, raw.len() - 4, &mut lzf_lp));
+        frag.entry(b"l", EntryMeta::default())
+            .quicklist(
+                [
+                    NodeRef::Packed(&lp),
+                    NodeRef::Compressed {
+                        plain: false,
+                        lzf: &lzf_lp,
+                        raw_len: raw.len(),
+                    },
+                ]
+                .into_iter(),
+            )
+            .unwrap();
+        let fragment = frag.into_fragment();
+        assert!(!fragment.starts_with(b"REDIS"));
+        let mut w = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
+        w.select_db(0).unwrap();
+        w.raw(&fragment).unwrap();
+        let bytes = w.finish().unwrap();
+        let items: Vec<_> = crate::Reader::new(&bytes[..])
+            .unwrap()
+            .collect::<Result<Vec<_>>>()
+            .unwrap();
+        let entries: Vec<&Entry> = items
+            .iter()
+            .filter_map(|i| match i {
+                crate::Item::Entry(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(entries[0].value, Value::String(b"1".to_vec()));
+        assert_eq!(
+            entries[1].value,
+            Value::ListQuicklist(vec![QuicklistNode::Packed(lp), QuicklistNode::Packed(raw)])
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod cmd;
 pub mod command;
 pub mod config;
 pub mod keyspace;
+pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod replication;

@@ -207,9 +207,12 @@ async fn serve_async(srv: Arc<Server>, opts: &StartOptions, workers: Arc<Workers
     for l in listeners {
         tokio::spawn(listen::accept_loop(srv.clone(), l, workers.clone()));
     }
-    tokio::spawn(crate::server::cron::run(srv.clone()));
-    tokio::spawn(watch_signals(srv.clone()));
     drop(cfg);
+    tokio::spawn(watch_signals(srv.clone()));
+    if !load_data(&srv).await {
+        return 1;
+    }
+    tokio::spawn(crate::server::cron::run(srv.clone()));
     log::write_line(Verbosity::Notice, "Ready to accept connections tcp");
     let mut shutdown = srv.shutdown_requested();
     while shutdown.borrow().is_none() {
@@ -219,6 +222,31 @@ async fn serve_async(srv: Arc<Server>, opts: &StartOptions, workers: Arc<Workers
     }
     let request = shutdown.borrow().unwrap_or_default();
     finish_shutdown(&srv, request)
+}
+
+/// Loads the dataset from disk while clients already connected get `-LOADING`. False if it
+/// could not be loaded (the server then exits, as Redis does).
+async fn load_data(srv: &Arc<Server>) -> bool {
+    srv.state
+        .loading
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let loader = srv.clone();
+    let result =
+        tokio::task::spawn_blocking(move || crate::persist::load::load_at_startup(&loader)).await;
+    srv.state
+        .loading
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    match result {
+        Ok(Ok(_)) => true,
+        Ok(Err(message)) => {
+            log::write_line(Verbosity::Warning, &message);
+            false
+        }
+        Err(e) => {
+            log::write_line(Verbosity::Warning, &format!("Loading failed: {e}"));
+            false
+        }
+    }
 }
 
 /// SIGTERM and SIGINT shut down cleanly, as SHUTDOWN would.
@@ -280,16 +308,16 @@ fn save_due(srv: &Server, request: ShutdownRequest) -> bool {
     }
 }
 
-/// THE HOOK for the final snapshot. Persistence fills this in: log "Saving the final RDB
-/// snapshot before exiting.", save synchronously to `dir`/`dbfilename`, and flush and fsync
-/// the AOF when `appendonly` is on. Until then there is nothing that can be written, and so
-/// nothing that can fail.
-fn save_before_exit(_srv: &Server) -> Result<(), String> {
+/// The final snapshot: a running BGSAVE is abandoned (its image is older), then the keyspace
+/// is saved synchronously to `dir`/`dbfilename`.
+fn save_before_exit(srv: &Server) -> Result<(), String> {
+    crate::persist::save::cancel_bgsave(srv);
     log::write_line(
-        Verbosity::Warning,
-        "No RDB snapshot written before exiting: this server has no persistence yet.",
+        Verbosity::Notice,
+        "Saving the final RDB snapshot before exiting.",
     );
-    Ok(())
+    let mut txn = crate::keyspace::txn::Txn::exclusive(&srv.keyspace, 0, crate::server::unix_ms());
+    crate::persist::save::save_held(srv, &mut txn)
 }
 
 #[cfg(test)]

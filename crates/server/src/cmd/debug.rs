@@ -394,16 +394,53 @@ fn client_eviction(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     Err("ERR client eviction is not available in this server yet".into())
 }
 
-/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]
-fn reload(_ctx: &mut Ctx, argv: Argv) -> CmdResult {
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the RDB file, empties the keyspace, and
+/// loads the file back (DEBUG is `EXCLUSIVE`, so nothing runs in between).
+fn reload(ctx: &mut Ctx, argv: Argv) -> CmdResult {
+    let (mut merge, mut flush, mut save) = (false, true, true);
     for opt in argv.iter().skip(2) {
-        if !["MERGE", "NOFLUSH", "NOSAVE"].iter().any(|o| is(opt, o)) {
+        if is(opt, "merge") {
+            merge = true;
+        } else if is(opt, "noflush") {
+            flush = false;
+        } else if is(opt, "nosave") {
+            save = false;
+        } else {
             return Err(
                 "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into(),
             );
         }
     }
-    Err(not_yet("DEBUG RELOAD"))
+    if save && crate::persist::save::save_held(ctx.srv, ctx.txn).is_err() {
+        return Err("ERR".into());
+    }
+    // Emptying the keyspace is a write a running snapshot must see first.
+    ctx.txn.writes = true;
+    if flush {
+        for db in 0..ctx.txn.keyspace().db_count() {
+            crate::cmd::keys::flush::empty_db(ctx, db, false);
+        }
+    }
+    ctx.txn.release_shards();
+    let path = ctx.srv.cfg().dbfilename.clone();
+    let loaded = std::fs::File::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| crate::persist::load::load(ctx.srv, f, merge));
+    match loaded {
+        Ok(l) => {
+            ctx.srv.rdb.loaded(&l);
+            crate::server::log::write_line(
+                crate::server::log::Verbosity::Warning,
+                "DB reloaded by DEBUG RELOAD",
+            );
+            ctx.reply.ok();
+            Ok(())
+        }
+        Err(e) => {
+            crate::server::log::write_line(crate::server::log::Verbosity::Warning, &e);
+            Err("ERR Error trying to load the RDB dump".into())
+        }
+    }
 }
 
 /// DEBUG LOADAOF

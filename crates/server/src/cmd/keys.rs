@@ -11,7 +11,7 @@
 //! (database, slot) order before reading anything, so they never wait on a shard while
 //! holding one out of order.
 
-mod flush;
+pub(crate) mod flush;
 mod object;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -18,6 +18,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod list;
+pub mod persist;
 pub mod pubsub;
 pub mod scan;
 pub mod set;
@@ -45,6 +46,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         hll::COMMANDS,
         keys::COMMANDS,
         list::COMMANDS,
+        persist::COMMANDS,
         pubsub::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,

@@ -144,6 +144,9 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
             return Err("READONLY You can't write against a read only replica.".into());
         }
     }
+    if (is_write || spec.name == "ping") && !client.is_master && disk_error(srv) {
+        return Err(MISCONF.into());
+    }
     let touches_keys = spec.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0;
     if touches_keys && client.info.has_flag(cflag::MONITOR | cflag::REPLICA) {
         return Err("ERR Replica can't interact with the keyspace".into());
@@ -159,6 +162,18 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
     Ok(())
+}
+
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Writes (and PING) are refused while the last background save failed, save points are
+/// configured and `stop-writes-on-bgsave-error` is on: the data would not be persisted.
+fn disk_error(srv: &Server) -> bool {
+    if !srv.state.bgsave_failed.load(Ordering::Relaxed) {
+        return false;
+    }
+    let cfg = srv.cfg();
+    cfg.stop_writes_on_bgsave_error && !cfg.save.0.is_empty()
 }
 
 fn check_protected(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdError> {

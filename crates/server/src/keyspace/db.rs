@@ -193,4 +193,43 @@ impl Keyspace {
     pub fn total_keys(&self) -> u64 {
         self.dbs.iter().map(Db::key_count).sum()
     }
+
+    /// Adds a key read from a file (RDB loading), locking only its shard: loading runs with
+    /// no command touching the keyspace and no snapshot active, so nothing else is due.
+    /// A key that already exists is replaced if `replace`; otherwise nothing changes and
+    /// the result is false.
+    pub fn insert_loaded(
+        &self,
+        db: usize,
+        key: &[u8],
+        value: super::Value,
+        expire_at_ms: Option<i64>,
+        access: u32,
+        replace: bool,
+    ) -> bool {
+        let d = self.db(db);
+        let mut shard = d.shard(super::slot::key_slot(key)).lock();
+        if let Some(old) = shard.keys.remove(key) {
+            if !replace {
+                shard.keys.insert_new(old);
+                return false;
+            }
+            if old.has_expire() {
+                shard.expires.remove(key);
+                d.volatile.fetch_sub(1, Ordering::Relaxed);
+            }
+            d.keys.fetch_sub(1, Ordering::Relaxed);
+        }
+        let entry = shard.keys.insert_new(KeyEntry::new(key, value, access));
+        if let Some(at_ms) = expire_at_ms {
+            entry.flags |= super::value::FLAG_EXPIRES;
+            shard.expires.insert_new(ExpireEntry {
+                key: super::bytes::CompactBytes::new(key),
+                at_ms,
+            });
+            d.volatile.fetch_add(1, Ordering::Relaxed);
+        }
+        d.keys.fetch_add(1, Ordering::Relaxed);
+        true
+    }
 }

@@ -51,6 +51,9 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
         srv.latency
             .add_if_over("expire-cycle", started.elapsed(), threshold_ms);
     }
+    if !srv.state.loading.load(Ordering::Relaxed) {
+        crate::persist::save::cron(srv);
+    }
     close_idle_clients(srv, now);
     sample_rates(srv, now);
     srv.stats

@@ -141,6 +141,10 @@ pub struct Server {
     pub started: Instant,
     pub started_unix_ms: i64,
     pub tcp_port: AtomicU64,
+    /// RDB saving and loading state (INFO persistence, LASTSAVE, save points).
+    pub rdb: crate::persist::RdbState,
+    /// This server's own `Arc`, for work handed to other threads (BGSAVE).
+    me: std::sync::OnceLock<std::sync::Weak<Server>>,
     shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
 }
 
@@ -172,6 +176,8 @@ impl Server {
             started: Instant::now(),
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),
+            rdb: Default::default(),
+            me: std::sync::OnceLock::new(),
             shutdown_tx,
         };
         srv.state.active_expire.store(true, Ordering::Relaxed);
@@ -188,7 +194,17 @@ impl Server {
             Ordering::Relaxed,
         );
         srv.state.lastsave_s.store(now / 1000, Ordering::Relaxed);
-        Arc::new(srv)
+        let srv = Arc::new(srv);
+        let _ = srv.me.set(Arc::downgrade(&srv));
+        srv
+    }
+
+    /// This server as an `Arc`, for a thread that must outlive the caller's borrow.
+    pub fn arc(&self) -> Arc<Server> {
+        self.me
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .expect("a server is always created in an Arc")
     }
 
     /// The current configuration.

@@ -222,7 +222,7 @@ impl Set {
 
     /// Converts an intset to a hash table sized for its members (a no-op on a hash table) and
     /// returns the table.
-    fn convert_to_table(&mut self) -> &mut Dict<Member> {
+    pub fn convert_to_table(&mut self) -> &mut Dict<Member> {
         if let Set::Intset(is) = self {
             let view = Is(is.as_slice());
             let mut table = Dict::with_capacity(view.len());

@@ -52,6 +52,7 @@ pub struct ServerProcess {
     pub port: u16,
     pub dir: PathBuf,
     keep_dir: bool,
+    ready_when_loading: bool,
 }
 
 impl ServerProcess {
@@ -69,6 +70,11 @@ impl ServerProcess {
         Self::start_binary_with_config(binary, None, args)
     }
 
+    /// Starts rudis-server and returns as soon as it answers, even if only with `-LOADING`.
+    pub fn start_loading(args: &[&str]) -> ServerProcess {
+        Self::start_inner(&rudis_binary(), None, args, true)
+    }
+
     /// Starts rudis-server reading the config file `config` (which must outlive the server),
     /// then the usual options and `args`, which override the file.
     pub fn start_with_config(config: &Path, args: &[&str]) -> ServerProcess {
@@ -79,6 +85,15 @@ impl ServerProcess {
         binary: &Path,
         config: Option<&Path>,
         args: &[&str],
+    ) -> ServerProcess {
+        Self::start_inner(binary, config, args, false)
+    }
+
+    fn start_inner(
+        binary: &Path,
+        config: Option<&Path>,
+        args: &[&str],
+        ready_when_loading: bool,
     ) -> ServerProcess {
         let dir = scratch_dir("srv");
         for _attempt in 0..5 {
@@ -108,6 +123,7 @@ impl ServerProcess {
                 port,
                 dir: dir.clone(),
                 keep_dir: false,
+                ready_when_loading,
             };
             if server.wait_ready(Duration::from_secs(10)) {
                 return server;
@@ -133,6 +149,10 @@ impl ServerProcess {
                     Ok(Value::Simple(pong)) if pong == b"PONG" => return true,
                     // Up, but wants a password first.
                     Ok(Value::Error(e)) if e.starts_with(b"NOAUTH") => return true,
+                    // Up, still loading its dataset.
+                    Ok(Value::Error(e)) if self.ready_when_loading && e.starts_with(b"LOADING") => {
+                        return true
+                    }
                     _ => {}
                 }
             }

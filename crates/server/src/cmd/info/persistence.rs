@@ -21,12 +21,17 @@ pub fn persistence(srv: &Server, out: &mut String) {
     field(out, "current_fork_perc", "0.00");
     field(out, "current_save_keys_processed", 0);
     field(out, "current_save_keys_total", 0);
+    let rdb = &srv.rdb;
     field(
         out,
         "rdb_changes_since_last_save",
-        srv.stats.sum(|c| &c.dirty),
+        rdb.changes_since_save(srv),
     );
-    field(out, "rdb_bgsave_in_progress", 0);
+    field(
+        out,
+        "rdb_bgsave_in_progress",
+        u8::from(rdb.bgsave_running.load(Ordering::Acquire)),
+    );
     field(
         out,
         "rdb_last_save_time",
@@ -37,12 +42,28 @@ pub fn persistence(srv: &Server, out: &mut String) {
         "rdb_last_bgsave_status",
         if bgsave_failed { "err" } else { "ok" },
     );
-    field(out, "rdb_last_bgsave_time_sec", -1);
-    field(out, "rdb_current_bgsave_time_sec", -1);
-    field(out, "rdb_saves", 0);
+    field(
+        out,
+        "rdb_last_bgsave_time_sec",
+        rdb.last_bgsave_secs.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "rdb_current_bgsave_time_sec",
+        rdb.current_bgsave_secs(),
+    );
+    field(out, "rdb_saves", rdb.saves.load(Ordering::Relaxed));
     field(out, "rdb_last_cow_size", 0);
-    field(out, "rdb_last_load_keys_expired", 0);
-    field(out, "rdb_last_load_keys_loaded", 0);
+    field(
+        out,
+        "rdb_last_load_keys_expired",
+        rdb.last_load_keys_expired.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "rdb_last_load_keys_loaded",
+        rdb.last_load_keys_loaded.load(Ordering::Relaxed),
+    );
     field(out, "aof_enabled", yes(aof_enabled));
     field(out, "aof_rewrite_in_progress", 0);
     field(out, "aof_rewrite_scheduled", 0);

@@ -45,14 +45,25 @@ pub(super) fn flushdb(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     Ok(())
 }
 
-/// FLUSHALL [ASYNC | SYNC]
+/// FLUSHALL [ASYNC | SYNC]. As in Redis, a running BGSAVE is abandoned (its image is of
+/// the data just removed), and with save points configured the empty dataset is saved.
 pub(super) fn flushall(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let lazy = flush_is_lazy(ctx, argv)?;
+    crate::persist::save::cancel_bgsave(ctx.srv);
     let mut removed = 0;
     for db in 0..ctx.txn.keyspace().db_count() {
         removed += empty_db(ctx, db, lazy);
     }
-    finish_flush(ctx, argv, removed);
+    if !ctx.srv.cfg().save.0.is_empty() && crate::persist::save::save_held(ctx.srv, ctx.txn).is_ok()
+    {
+        // The save covers the removals this command is about to count: Redis reports one
+        // change since the save, the FLUSHALL itself.
+        let rdb = &ctx.srv.rdb;
+        let at_save = rdb.dirty_now(ctx.srv) + removed;
+        rdb.dirty_at_save
+            .store(at_save, std::sync::atomic::Ordering::Relaxed);
+    }
+    finish_flush(ctx, argv, removed + 1);
     Ok(())
 }
 
@@ -77,7 +88,7 @@ fn flush_is_lazy(ctx: &Ctx, argv: Argv) -> Result<bool, CmdError> {
 
 /// Empties database `db`, freeing its tables here or (if `lazy`) in the background. Returns
 /// the number of keys removed.
-fn empty_db(ctx: &mut Ctx, db: usize, lazy: bool) -> u64 {
+pub(crate) fn empty_db(ctx: &mut Ctx, db: usize, lazy: bool) -> u64 {
     let dbref = ctx.txn.keyspace().db(db);
     if !dbref.is_allocated() {
         return 0;

@@ -75,7 +75,9 @@ impl Kit {
         Self::with_config(Config::default())
     }
 
-    pub fn with_config(config: Config) -> Kit {
+    /// A kit never writes files: save points are cleared (FLUSHALL would save).
+    pub fn with_config(mut config: Config) -> Kit {
+        config.save = crate::config::special::SavePoints(Vec::new());
         let commands = CommandTable::new(crate::cmd::all());
         let srv = Server::new(config, None, commands);
         let info = Arc::new(ClientInfo::new(

@@ -1,0 +1,256 @@
+//! Between the keyspace's values and the RDB codec (`rudis_rdb`): writing a key's value in
+//! the RDB type Redis 7.0 uses for its encoding, and turning a loaded value into the
+//! encoding the configured thresholds give it, as Redis converts on load.
+//!
+//! Compact encodings cross unchanged in both directions: listpacks and intsets are Redis's
+//! own bytes here too, and a compressed quicklist node is written still compressed.
+
+use std::io::Write;
+
+use rudis_rdb::{EntryMeta, NodeRef, ValueWriter};
+
+use crate::config::Config;
+use crate::keyspace::{KeyEntry, Value};
+use crate::types::hash::{self, Hash};
+use crate::types::intset::IntSet;
+use crate::types::list::QuickList;
+use crate::types::listpack::{Listpack, Lp};
+use crate::types::set::{intset_limit, Set};
+use crate::types::zset::{self, ZSet};
+
+/// An iterator that knows its length up front, as the RDB writer's collection methods want.
+struct Counted<I> {
+    inner: I,
+    left: usize,
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.inner.next()?;
+        self.left -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for Counted<I> {}
+
+fn counted<I: Iterator>(inner: I, len: usize) -> Counted<I> {
+    Counted { inner, left: len }
+}
+
+/// Writes `value` with Redis 7.0's RDB type for its encoding.
+pub fn write_value<W: Write>(vw: ValueWriter<'_, W>, value: &Value) -> rudis_rdb::Result<()> {
+    match value {
+        Value::Str(s) => vw.string(s.as_slice()),
+        Value::List(list) => write_list(vw, list),
+        Value::Hash(Hash::Listpack(lp)) => vw.hash_listpack(lp.as_slice()),
+        Value::Hash(Hash::Table(t)) => vw.hash(counted(
+            t.iter()
+                .map(|fv| (fv.field.as_slice(), fv.value.as_slice())),
+            t.len(),
+        )),
+        Value::Set(Set::Intset(is)) => vw.set_intset(is.as_slice()),
+        Value::Set(Set::Table(t)) => vw.set(counted(t.iter().map(|m| m.0.as_slice()), t.len())),
+        Value::ZSet(ZSet::Listpack(lp)) => vw.zset_listpack(lp.as_slice()),
+        Value::ZSet(z @ ZSet::SkipList(_)) => write_skiplist(vw, z),
+    }
+}
+
+fn write_list<W: Write>(vw: ValueWriter<'_, W>, list: &QuickList) -> rudis_rdb::Result<()> {
+    // Compressed nodes are borrowed as they are; only plain, uncompressed nodes and listpacks
+    // need a view, which borrows too.
+    let views: Vec<_> = list
+        .nodes()
+        .map(|n| (n, n.lzf().is_none().then(|| n.view())))
+        .collect();
+    let nodes = views.iter().map(|(node, view)| match (node.lzf(), view) {
+        (Some((lzf, raw_len)), _) => NodeRef::Compressed {
+            plain: node.is_plain(),
+            lzf,
+            raw_len,
+        },
+        (None, Some(v)) if node.is_plain() => NodeRef::Plain(&v.bytes),
+        (None, Some(v)) => NodeRef::Packed(&v.bytes),
+        (None, None) => unreachable!("uncompressed nodes have a view"),
+    });
+    vw.quicklist(counted(nodes, views.len()))
+}
+
+/// A skip list is written highest score first, as Redis writes it (loading is then cheapest).
+fn write_skiplist<W: Write>(vw: ValueWriter<'_, W>, z: &ZSet) -> rudis_rdb::Result<()> {
+    let mut buf = itoa::Buffer::new();
+    let pairs: Vec<(Vec<u8>, f64)> = z
+        .iter_from_rank(0, true)
+        .map(|(m, s)| (m.as_bytes(&mut buf).to_vec(), s))
+        .collect();
+    vw.zset(counted(
+        pairs.iter().map(|(m, s)| (&m[..], *s)),
+        pairs.len(),
+    ))
+}
+
+/// What a key's metadata records besides its expiry, per the maxmemory policy: Redis writes
+/// the LRU idle time under an LRU policy and the LFU counter under an LFU policy.
+#[derive(Debug, Clone, Copy)]
+pub enum MetaPolicy {
+    None,
+    /// With the LRU clock of the save.
+    Lru {
+        clock: u32,
+    },
+    Lfu,
+}
+
+impl MetaPolicy {
+    pub fn from_config(cfg: &Config, now_ms: i64) -> MetaPolicy {
+        let policy = cfg.maxmemory_policy.as_str();
+        if policy.ends_with("-lru") {
+            MetaPolicy::Lru {
+                clock: crate::keyspace::txn::lru_clock_at(now_ms),
+            }
+        } else if policy.ends_with("-lfu") {
+            MetaPolicy::Lfu
+        } else {
+            MetaPolicy::None
+        }
+    }
+}
+
+/// What an RDB file records with a key besides its value.
+pub fn entry_meta(entry: &KeyEntry, expire_at_ms: Option<i64>, policy: MetaPolicy) -> EntryMeta {
+    let mut meta = EntryMeta {
+        expire_at_ms,
+        ..EntryMeta::default()
+    };
+    match policy {
+        MetaPolicy::None => {}
+        MetaPolicy::Lru { clock } => {
+            meta.lru_idle_secs = Some(u64::from(clock.wrapping_sub(entry.access) & LRU_CLOCK_MAX));
+        }
+        MetaPolicy::Lfu => meta.lfu_freq = Some((entry.access & 0xff) as u8),
+    }
+    meta
+}
+
+/// The LRU clock's range: 24 bits of seconds, as Redis keeps it.
+const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+
+/// Why a loaded value cannot be kept.
+#[derive(Debug)]
+pub enum LoadError {
+    /// A type Rudis does not hold (streams).
+    Unsupported(&'static str),
+}
+
+/// A loaded value, in the encoding the configured thresholds choose (Redis converts loaded
+/// values the same way, so a file from a server with other thresholds loads as ours would
+/// have built it).
+pub fn load_value(v: rudis_rdb::Value, cfg: &Config) -> Result<Value, LoadError> {
+    use rudis_rdb::Value as R;
+    Ok(match v {
+        R::String(s) => Value::str(&s),
+        R::List(items) => {
+            let mut list = new_list(cfg);
+            for item in &items {
+                list.push_back(item);
+            }
+            Value::List(Box::new(list))
+        }
+        R::ListQuicklist(nodes) => {
+            let mut list = new_list(cfg);
+            for node in nodes {
+                match node {
+                    rudis_rdb::QuicklistNode::Packed(lp) => list.append_listpack(lp),
+                    rudis_rdb::QuicklistNode::Plain(e) => list.append_plain(e),
+                }
+            }
+            Value::List(Box::new(list))
+        }
+        R::Set(members) => {
+            let max = intset_limit(cfg.set_max_intset_entries);
+            let mut set = Set::default();
+            if members.len() > max {
+                set.convert_to_table();
+            }
+            for m in &members {
+                set.add(m, max);
+            }
+            Value::Set(set)
+        }
+        R::SetIntset(bytes) => {
+            let mut set = Set::Intset(IntSet::from_vec(bytes));
+            if set.len() > intset_limit(cfg.set_max_intset_entries) {
+                set.convert_to_table();
+            }
+            Value::Set(set)
+        }
+        R::ZSet(mut pairs) => {
+            pairs.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            Value::ZSet(ZSet::from_sorted(&pairs, zset_limits(cfg)))
+        }
+        R::ZSetListpack(bytes) => {
+            let mut z = ZSet::Listpack(Listpack::from_vec(bytes));
+            let limits = zset_limits(cfg);
+            if z.len() > limits.max_entries || longest_member(&z) > limits.max_value_bytes {
+                z.convert_to_skiplist();
+            }
+            Value::ZSet(z)
+        }
+        R::Hash(pairs) => {
+            let limits = hash_limits(cfg);
+            let mut h = Hash::default();
+            if pairs.len() > limits.max_entries {
+                h.convert_to_table();
+            }
+            h.set_many(pairs.iter().map(|(f, v)| (&f[..], &v[..])), limits);
+            Value::Hash(h)
+        }
+        R::HashListpack(bytes) => {
+            let limits = hash_limits(cfg);
+            let mut buf = itoa::Buffer::new();
+            let longest = Lp(&bytes)
+                .iter()
+                .map(|e| e.as_bytes(&mut buf).len())
+                .max()
+                .unwrap_or(0);
+            let mut h = Hash::Listpack(Listpack::from_vec(bytes));
+            if h.len() > limits.max_entries || longest > limits.max_value_bytes {
+                h.convert_to_table();
+            }
+            Value::Hash(h)
+        }
+        R::Stream(_) => return Err(LoadError::Unsupported("stream")),
+    })
+}
+
+fn new_list(cfg: &Config) -> QuickList {
+    QuickList::new(cfg.list_max_listpack_size, cfg.list_compress_depth)
+}
+
+fn hash_limits(cfg: &Config) -> hash::Limits {
+    hash::Limits {
+        max_entries: cfg.hash_max_listpack_entries.max(0) as usize,
+        max_value_bytes: cfg.hash_max_listpack_value.max(0) as usize,
+    }
+}
+
+fn zset_limits(cfg: &Config) -> zset::Limits {
+    zset::Limits {
+        max_entries: cfg.zset_max_listpack_entries.max(0) as usize,
+        max_value_bytes: cfg.zset_max_listpack_value.max(0) as usize,
+    }
+}
+
+fn longest_member(z: &ZSet) -> usize {
+    let mut buf = itoa::Buffer::new();
+    z.iter()
+        .map(|(m, _)| m.as_bytes(&mut buf).len())
+        .max()
+        .unwrap_or(0)
+}

@@ -1,0 +1,366 @@
+//! Writing RDB files: SAVE (with the keyspace held), BGSAVE (a fork-free snapshot that a
+//! thread serializes while clients keep writing), and the final save at shutdown.
+//!
+//! Both paths write the same bytes: Redis 7.0's aux fields, then per non-empty database
+//! SELECTDB and RESIZEDB with the counts at the barrier, then its keys shard by shard. A
+//! BGSAVE's shards may be encoded by the thread or, ahead of it, by a client about to write
+//! (see [`crate::keyspace::snapshot`]); early chunks of a database are appended after its
+//! last shard, so every key lands under its database's SELECTDB.
+//!
+//! Files are written as Redis writes them: to `temp-<pid>.rdb` in the working directory
+//! (which is `dir`), flushed, fsynced, renamed over `dbfilename`, and the directory fsynced.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rudis_rdb::{AuxFields, WriteOptions, Writer};
+
+use super::codec::{self, MetaPolicy};
+use crate::keyspace::db::{Keyspace, Shard};
+use crate::keyspace::slot::SLOTS;
+use crate::keyspace::snapshot::ActiveSnapshot;
+use crate::keyspace::txn::Txn;
+use crate::server::log::{self, Verbosity};
+use crate::server::{unix_ms, Server};
+
+/// Everything about a save fixed at its barrier, besides the keys.
+pub struct SaveHeader {
+    options: WriteOptions,
+    ctime_secs: i64,
+    used_mem_bytes: u64,
+    meta: MetaPolicy,
+    /// Non-empty databases: (index, keys, keys with an expiry).
+    dbs: Vec<(usize, u64, u64)>,
+    /// `rdb-key-save-delay`: microseconds a background save waits per key (tests use it to
+    /// make a save last).
+    key_delay_us: i64,
+}
+
+fn delay_per_key(delay_us: i64, keys: usize) {
+    if delay_us > 0 && keys > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(
+            delay_us as u64 * keys as u64,
+        ));
+    }
+}
+
+impl SaveHeader {
+    /// Captures the header. Call with the keyspace held (at the barrier) so the counts are
+    /// those of the image.
+    pub fn capture(srv: &Server) -> SaveHeader {
+        let cfg = srv.cfg();
+        let now_ms = unix_ms();
+        let dbs = srv
+            .keyspace
+            .dbs()
+            .iter()
+            .enumerate()
+            .filter(|(_, db)| db.key_count() > 0)
+            .map(|(i, db)| (i, db.key_count(), db.volatile_count()))
+            .collect();
+        SaveHeader {
+            options: WriteOptions {
+                compression: cfg.rdbcompression,
+                checksum: cfg.rdbchecksum,
+            },
+            ctime_secs: now_ms / 1000,
+            used_mem_bytes: crate::server::memory::allocator_stats().allocated,
+            meta: MetaPolicy::from_config(&cfg, now_ms),
+            dbs,
+            key_delay_us: cfg.rdb_key_save_delay,
+        }
+    }
+
+    fn start<W: Write>(&self, sink: W) -> rudis_rdb::Result<Writer<W>> {
+        let mut w = Writer::new(sink, self.options)?;
+        w.aux_fields(&AuxFields {
+            redis_ver: crate::REDIS_VERSION,
+            redis_bits: 64,
+            ctime_secs: self.ctime_secs,
+            used_mem_bytes: self.used_mem_bytes,
+            replication: None,
+            aof_base: false,
+        })?;
+        Ok(w)
+    }
+}
+
+/// Writes the keys of one shard.
+pub fn write_shard<W: Write>(
+    w: &mut Writer<W>,
+    shard: &Shard,
+    policy: MetaPolicy,
+) -> rudis_rdb::Result<()> {
+    for entry in shard.keys.iter() {
+        let key = entry.key.as_slice();
+        let expire_at_ms = if entry.has_expire() {
+            shard.expires.get(key).map(|e| e.at_ms)
+        } else {
+            None
+        };
+        let meta = codec::entry_meta(entry, expire_at_ms, policy);
+        codec::write_value(w.entry(key, meta), &entry.value)?;
+    }
+    Ok(())
+}
+
+/// Writes the whole keyspace, held exclusively by `txn`, as an RDB file to `sink`.
+pub fn write_held<W: Write>(
+    txn: &mut Txn<'_>,
+    header: &SaveHeader,
+    sink: W,
+) -> rudis_rdb::Result<W> {
+    let mut w = header.start(sink)?;
+    for &(db, keys, expires) in &header.dbs {
+        w.select_db(db as u64)?;
+        w.resize_db(keys, expires)?;
+        for slot in 0..SLOTS as u16 {
+            let shard = txn.shard_at(db, slot);
+            let written = write_shard(&mut w, shard, header.meta);
+            txn.release_shards();
+            written?;
+        }
+    }
+    w.finish()
+}
+
+/// Writes a snapshot begun at the barrier `header` was captured at: each shard as the
+/// snapshot encodes it (or as a writer encoded it earlier), while clients keep writing.
+/// Stops early with an error once `cancel` is set.
+pub fn write_snapshot<W: Write>(
+    ks: &Keyspace,
+    snap: &ActiveSnapshot,
+    header: &SaveHeader,
+    cancel: &AtomicBool,
+    sink: W,
+) -> rudis_rdb::Result<W> {
+    let mut w = header.start(sink)?;
+    for &(db, keys, expires) in &header.dbs {
+        w.select_db(db as u64)?;
+        w.resize_db(keys, expires)?;
+        for slot in 0..SLOTS as u16 {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(rudis_rdb::Error::Io {
+                    offset: w.bytes_written(),
+                    source: std::io::Error::other("the save was cancelled"),
+                });
+            }
+            let Some(shard) = ks.db(db).shard_if_allocated(slot) else {
+                break;
+            };
+            let (bytes, keys) = {
+                let mut guard = shard.lock();
+                let keys = guard.keys.len();
+                (snap.serialize(db, slot, &mut guard), keys)
+            };
+            if let Some(bytes) = bytes {
+                w.raw(&bytes)?;
+                delay_per_key(header.key_delay_us, keys);
+            }
+        }
+        for chunk in snap.take_early(db) {
+            w.raw(&chunk)?;
+        }
+    }
+    w.finish()
+}
+
+/// The encoder a snapshot uses for shards: RDB entries, as [`write_shard`] writes them.
+pub fn shard_encoder(header: &SaveHeader) -> crate::keyspace::snapshot::ShardEncoder {
+    let (compression, policy) = (header.options.compression, header.meta);
+    Box::new(move |_db, _slot, shard: &Shard| {
+        let mut w = Writer::fragment(Vec::new(), compression);
+        write_shard(&mut w, shard, policy).expect("writing to memory cannot fail");
+        w.into_fragment()
+    })
+}
+
+/// Writes an RDB file to `path` (relative to `dir`) through the temporary file `tmp`, as
+/// Redis does.
+pub fn write_file(
+    path: &str,
+    tmp: &str,
+    write: impl FnOnce(BufWriter<File>) -> rudis_rdb::Result<BufWriter<File>>,
+) -> Result<(), String> {
+    let result = write_tmp(tmp, write).and_then(|()| {
+        std::fs::rename(tmp, path).map_err(|e| {
+            format!("Error moving temp DB file {tmp} on the final destination {path}: {e}")
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+        return result;
+    }
+    sync_dir_of(path).map_err(|e| format!("Write error saving DB on disk(fsyncFileDir): {e}"))
+}
+
+fn write_tmp(
+    tmp: &str,
+    write: impl FnOnce(BufWriter<File>) -> rudis_rdb::Result<BufWriter<File>>,
+) -> Result<(), String> {
+    let file = File::create(tmp).map_err(|e| {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        format!("Failed opening the temp RDB file {tmp} (in server root dir {cwd}) for saving: {e}")
+    })?;
+    let werr = |what: &str, e: &dyn std::fmt::Display| {
+        format!("Write error saving DB on disk({what}): {e}")
+    };
+    let out = write(BufWriter::with_capacity(1 << 16, file)).map_err(|e| werr("rdbSaveRio", &e))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| werr("fflush", &e.error().to_string()))?;
+    file.sync_all().map_err(|e| werr("fsync", &e))
+}
+
+fn sync_dir_of(path: &str) -> std::io::Result<()> {
+    let dir = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
+/// Saves the keyspace, held exclusively by `txn`, to `dbfilename` (SAVE, SHUTDOWN, DEBUG
+/// RELOAD, FLUSHALL with save points). Updates LASTSAVE and the change count on success.
+pub fn save_held(srv: &Server, txn: &mut Txn<'_>) -> Result<(), String> {
+    let header = SaveHeader::capture(srv);
+    let path = srv.cfg().dbfilename.clone();
+    let dirty = srv.rdb.dirty_now(srv);
+    srv.rdb.saves.fetch_add(1, Ordering::Relaxed);
+    let tmp = format!("temp-{}.rdb", std::process::id());
+    match write_file(&path, &tmp, |sink| write_held(txn, &header, sink)) {
+        Ok(()) => {
+            log::write_line(Verbosity::Notice, "DB saved on disk");
+            srv.rdb.saved(srv, dirty);
+            Ok(())
+        }
+        Err(e) => {
+            // Unlike a failed BGSAVE, a failed SAVE does not stop writes, as in Redis.
+            log::write_line(Verbosity::Warning, &e);
+            Err(e)
+        }
+    }
+}
+
+/// Why a BGSAVE did not start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BgsaveRefused {
+    /// A BGSAVE is already running.
+    InProgress,
+    /// Another snapshot (a full resync, an AOF rewrite) holds the snapshot machinery.
+    Busy,
+}
+
+/// Starts a background save. Call with the keyspace held exclusively (`_barrier`): the
+/// image is the keyspace as it is now.
+pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefused> {
+    if srv.rdb.bgsave_running.load(Ordering::Acquire) {
+        return Err(BgsaveRefused::InProgress);
+    }
+    let header = SaveHeader::capture(srv);
+    let Some(snap) = srv.keyspace.snapshots.begin(shard_encoder(&header)) else {
+        return Err(BgsaveRefused::Busy);
+    };
+    srv.rdb.bgsave_started(srv);
+    let (owned, path) = (srv.arc(), srv.cfg().dbfilename.clone());
+    let spawned = std::thread::Builder::new()
+        .name("rdb-bgsave".into())
+        .spawn(move || run_bgsave(owned, snap, header, path));
+    if let Err(e) = spawned {
+        // Nothing runs: it failed at once, as a failed fork does in Redis.
+        log::write_line(
+            Verbosity::Warning,
+            &format!("Can't save in background: {e}"),
+        );
+        srv.keyspace.snapshots.end();
+        srv.rdb.bgsave_finished(srv, false);
+        return Ok(());
+    }
+    log::write_line(Verbosity::Notice, "Background saving started");
+    Ok(())
+}
+
+fn run_bgsave(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, header: SaveHeader, path: String) {
+    // Not SAVE's name: a SAVE (at shutdown, or DEBUG RELOAD) may run while this one is
+    // being abandoned.
+    let tmp = format!("temp-{}-bg.rdb", std::process::id());
+    let result = write_file(&path, &tmp, |sink| {
+        write_snapshot(&srv.keyspace, &snap, &header, &srv.rdb.cancel, sink)
+    });
+    srv.keyspace.snapshots.end();
+    let ok = result.is_ok();
+    match result {
+        Ok(()) => {
+            log::write_line(Verbosity::Notice, "DB saved on disk");
+            log::write_line(
+                Verbosity::Notice,
+                "Background saving terminated with success",
+            );
+        }
+        Err(e) => {
+            log::write_line(Verbosity::Warning, &e);
+            log::write_line(Verbosity::Warning, "Background saving error");
+        }
+    }
+    srv.rdb.bgsave_finished(&srv, ok);
+}
+
+/// Abandons a running BGSAVE and waits (a little) for its thread to stop: its temporary file
+/// is removed and `dbfilename` left alone (SHUTDOWN, FLUSHALL, DEBUG RELOAD write newer data).
+pub fn cancel_bgsave(srv: &Server) {
+    if !srv.rdb.bgsave_running.load(Ordering::Acquire) {
+        return;
+    }
+    srv.rdb.cancel.store(true, Ordering::Relaxed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while srv.rdb.bgsave_running.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    srv.rdb.cancel.store(false, Ordering::Relaxed);
+}
+
+/// After a failed BGSAVE, save points wait this long before trying again (Redis's
+/// `CONFIG_BGSAVE_RETRY_DELAY`).
+const BGSAVE_RETRY_DELAY_S: i64 = 5;
+
+/// The cron's part: starts a BGSAVE when a save point is reached (`save <seconds>
+/// <changes>`) or one was scheduled, unless a snapshot is already running.
+pub fn cron(srv: &Server) {
+    let rdb = &srv.rdb;
+    if rdb.bgsave_running.load(Ordering::Acquire) || srv.keyspace.snapshots.is_active() {
+        return;
+    }
+    let now_s = unix_ms() / 1000;
+    let retry_ok = now_s - rdb.last_try_s.load(Ordering::Relaxed) > BGSAVE_RETRY_DELAY_S
+        || !srv.state.bgsave_failed.load(Ordering::Relaxed);
+    if !retry_ok {
+        return;
+    }
+    let changes = rdb.changes_since_save(srv);
+    let since_save_s = now_s - srv.state.lastsave_s.load(Ordering::Relaxed);
+    let point = srv
+        .cfg()
+        .save
+        .0
+        .iter()
+        .copied()
+        .find(|&(seconds, min_changes)| changes >= min_changes as u64 && since_save_s > seconds);
+    let scheduled = rdb.scheduled.load(Ordering::Relaxed);
+    if point.is_none() && !scheduled {
+        return;
+    }
+    if let Some((seconds, _)) = point {
+        log::write_line(
+            Verbosity::Notice,
+            &format!("{changes} changes in {seconds} seconds. Saving..."),
+        );
+    }
+    let barrier = Txn::exclusive(&srv.keyspace, 0, unix_ms());
+    if start_bgsave(srv, &barrier).is_ok() {
+        rdb.scheduled.store(false, Ordering::Relaxed);
+    }
+}
