@@ -179,6 +179,9 @@ fn client_unblock_answers_as_timeout_or_error() {
         s.read(1);
         s.run(0, &["CLIENT", "UNBLOCK", &id]);
         s.run(1, &["PING"]);
+        // The error counts as the blocked command's failure, as Redis counts it.
+        s.stats(0);
+        s.run(0, &["INFO", "errorstats"]);
     });
 }
 

@@ -192,3 +192,43 @@ fn latencystats_follow_configuration() {
     c.command(&["CONFIG", "RESETSTAT"]).unwrap();
     assert_eq!(latency(&mut c, "set"), None);
 }
+
+/// Calls, rejections and failures per command (times aside, in name order) and the error
+/// counts, as INFO commandstats and errorstats give them.
+fn call_counts(c: &mut RawConn) -> Vec<String> {
+    let mut lines: Vec<String> = info(c, &["commandstats", "errorstats"])
+        .split("\r\n")
+        .filter(|l| l.starts_with("cmdstat_") || l.starts_with("errorstat_"))
+        .filter(|l| !l.starts_with("cmdstat_info:"))
+        .map(|l| {
+            l.split(',')
+                .filter(|f| !f.starts_with("usec"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// MULTI with a queuing error: the rejected command, the aborted EXEC and the errors are
+/// counted as Redis counts them.
+#[test]
+fn transaction_errors_are_counted_like_redis() {
+    let run = |srv: &ServerProcess| {
+        let mut c = srv.conn();
+        c.command(&["CONFIG", "RESETSTAT"]).unwrap();
+        c.command(&["MULTI"]).unwrap();
+        c.command(&["SET"]).unwrap();
+        c.command(&["EXEC"]).unwrap();
+        c.command(&["EXEC"]).unwrap();
+        c.command(&["MULTI"]).unwrap();
+        c.command(&["SET", "a", "b"]).unwrap();
+        c.command(&["AUTH", "a"]).unwrap();
+        c.command(&["EXEC"]).unwrap();
+        call_counts(&mut c)
+    };
+    let ours = ServerProcess::start(&[]);
+    let redis = ServerProcess::start_redis(&[]);
+    assert_eq!(run(&ours), run(&redis));
+}

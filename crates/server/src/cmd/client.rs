@@ -543,10 +543,20 @@ fn client_unblock(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         }
     }
     let id = int_arg(argv.get(2))?;
-    let unblocked = u64::try_from(id)
+    let waiter = u64::try_from(id)
         .ok()
-        .and_then(|id| ctx.srv.blocked.get(id))
-        .is_some_and(|w| w.finish(outcome));
+        .and_then(|id| ctx.srv.blocked.get(id));
+    let unblocked = waiter.as_ref().is_some_and(|w| w.finish(outcome.clone()));
+    if let (true, Some(w)) = (unblocked, waiter) {
+        // Redis counts the interrupted command as failed either way; an ERROR reply counts as
+        // an error reply given during this CLIENT UNBLOCK, which so counts as failed too.
+        let stats = &ctx.srv.stats;
+        stats.command_failed(w.cmd_id);
+        if outcome == WaitState::Unblocked {
+            stats.count_error("UNBLOCKED");
+            stats.command_failed(ctx.cmd.id);
+        }
+    }
     ctx.reply.int(i64::from(unblocked));
     Ok(())
 }

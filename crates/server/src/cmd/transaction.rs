@@ -102,8 +102,7 @@ fn exec(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     if !ctx.client.in_multi() {
         return Err("ERR EXEC without MULTI".into());
     }
-    crate::command::dispatch::exec(ctx.srv, ctx.client, ctx.reply);
-    Ok(())
+    crate::command::dispatch::exec(ctx.srv, ctx.client, ctx.reply)
 }
 
 /// DISCARD

@@ -465,21 +465,18 @@ fn account(
 
 // ---- MULTI / EXEC ------------------------------------------------------------------------
 
-/// EXEC: runs the queued commands atomically. Called by the EXEC handler's connection-level
-/// path, since it needs the transaction machinery of the gate.
-pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
+/// EXEC: runs the queued commands atomically. Called by the EXEC handler, since it needs
+/// the transaction machinery of the gate. An error (no MULTI, or a transaction poisoned by
+/// a queuing error) is returned for the handler to reply with, so EXEC counts as failed.
+pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) -> Result<(), CmdError> {
     let Some(queued) = client.multi.take() else {
-        srv.stats.count_error("ERR");
-        reply.error("ERR EXEC without MULTI");
-        return;
+        return Err("ERR EXEC without MULTI".into());
     };
     client.info.multi_len.store(-1, Ordering::Relaxed);
     client.info.set_flag(cflag::MULTI, false);
     if std::mem::take(&mut client.multi_error) {
         crate::cmd::transaction::unwatch_all(srv, client);
-        srv.stats.count_error("EXECABORT");
-        reply.error("EXECABORT Transaction discarded because of previous errors.");
-        return;
+        return Err("EXECABORT Transaction discarded because of previous errors.".into());
     }
     let now_ms = unix_us() / 1000;
     let mut txn = open_exec_txn(srv, client, &queued, now_ms);
@@ -488,7 +485,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
         drop(txn);
         crate::cmd::transaction::unwatch_all(srv, client);
         reply.null_array();
-        return;
+        return Ok(());
     }
     reply.array(queued.len());
     let deny_blocking_before = std::mem::replace(&mut client.deny_blocking, true);
@@ -516,6 +513,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) {
     drop(txn);
     crate::cmd::transaction::unwatch_all(srv, client);
     super::blocked::serve_ready(srv, ready);
+    Ok(())
 }
 
 /// Locks what a transaction needs: the shards of every queued command's keys (following

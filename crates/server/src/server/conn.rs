@@ -300,6 +300,7 @@ impl Connection {
                     return Ok(());
                 }
                 WaitState::Unblocked => {
+                    // Counted by CLIENT UNBLOCK, as Redis counts it.
                     self.reply
                         .error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
                     return Ok(());
