@@ -138,11 +138,12 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     }
     let is_write =
         spec.has(flag::WRITE) || (is_exec(entry) && queued_flags(srv, client) & flag::WRITE != 0);
-    if is_write && !client.is_master {
-        let cfg = srv.cfg();
-        if srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only {
-            return Err("READONLY You can't write against a read only replica.".into());
-        }
+    if is_write
+        && !client.is_master
+        && srv.state.replica.load(Ordering::Relaxed)
+        && srv.cfg().replica_read_only
+    {
+        return Err("READONLY You can't write against a read only replica.".into());
     }
     if (is_write || spec.name == "ping") && !client.is_master && disk_error(srv) {
         return Err(MISCONF.into());
@@ -315,7 +316,7 @@ fn access_of(entry: &CmdEntry) -> Access {
 
 /// Runs one command outside MULTI: its own transaction, effects committed at the end.
 fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv<'_>) {
-    let started_us = unix_us();
+    let started_us = client.batch_clock_us.unwrap_or_else(unix_us);
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
     let mut txn = match access_of(entry) {
@@ -384,8 +385,11 @@ pub(super) fn commit(
     in_multi: bool,
 ) -> Vec<(usize, Vec<u8>)> {
     let fx = &mut txn.effects;
+    // With no consumer there is nothing to encode. Sinks are added at a snapshot barrier,
+    // under the exclusive keyspace gate, so no command straddles the moment one appears.
     if fx.dirty > dirty_before
         && !fx.rewritten
+        && srv.propagator.is_active()
         && (entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE))
     {
         let mut cmd = Vec::with_capacity(argv.total_bytes() + 16 * argv.len());
@@ -427,7 +431,11 @@ fn account(
     _failed: bool,
 ) {
     let redacted = std::mem::take(&mut client.redacted_args);
-    let usec = (unix_us() - started_us).max(0) as u64;
+    let ended_us = unix_us();
+    if client.batch_clock_us.is_some() {
+        client.batch_clock_us = Some(ended_us);
+    }
+    let usec = (ended_us - started_us).max(0) as u64;
     srv.stats.command(entry.id, usec);
     let cfg = srv.cfg();
     if cfg.latency_tracking {

@@ -338,6 +338,10 @@ pub struct Client {
     /// Indexes of the running command's arguments that must never be logged (passwords):
     /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
     pub redacted_args: Vec<usize>,
+    /// While a pipelined batch runs: when the previous command of the batch ended (or the
+    /// batch began). The next command starts at that instant, which saves one clock read per
+    /// command; `None` outside a batch, where commands read the clock themselves.
+    pub batch_clock_us: Option<i64>,
 }
 
 impl Client {
@@ -367,6 +371,7 @@ impl Client {
             pushed: Vec::new(),
             still_blocked: false,
             redacted_args: Vec::new(),
+            batch_clock_us: None,
         }
     }
 

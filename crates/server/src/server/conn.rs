@@ -17,7 +17,7 @@ use super::socket::ClientSocket;
 use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 
 use super::client::{cflag, Client, ClientInfo};
-use super::{unix_ms, Server};
+use super::{unix_ms, unix_us, Server};
 use crate::command::dispatch;
 use crate::keyspace::blocking::{WaitState, Waiter};
 
@@ -193,15 +193,29 @@ impl Connection {
     ) -> Result<Progress, Closed> {
         let mut limits = *limits;
         if self.start < self.input.len() {
+            let now_us = unix_us();
+            client.batch_clock_us = Some(now_us);
             client
                 .info
                 .last_interaction_ms
-                .store(unix_ms(), Ordering::Relaxed);
+                .store(now_us / 1000, Ordering::Relaxed);
         }
+        let progress = self.run_batch(srv, client, &mut limits);
+        client.batch_clock_us = None;
+        progress
+    }
+
+    /// Runs the complete requests of the buffer, in order.
+    fn run_batch(
+        &mut self,
+        srv: &Server,
+        client: &mut Client,
+        limits: &mut rudis_resp::Limits,
+    ) -> Result<Progress, Closed> {
         let mut progress = Progress::Drained;
         while self.start < self.input.len() && !client.close_after_reply {
             let buf = &self.input[self.start..];
-            match self.parser.parse(buf, &limits) {
+            match self.parser.parse(buf, limits) {
                 Ok(Parsed::Command(n)) => {
                     let argv = self.parser.argv(buf);
                     if dispatch::held_by_pause(srv, client, argv) {
