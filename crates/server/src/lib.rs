@@ -22,6 +22,7 @@
 pub mod cmd;
 pub mod command;
 pub mod config;
+pub mod evict;
 pub mod keyspace;
 pub mod persist;
 pub mod propagate;

@@ -146,6 +146,7 @@ fn serve(config: Config, opts: StartOptions, commands: CommandTable) -> i32 {
     // A configuration read from stdin cannot be rewritten.
     let config_file = opts.config_file.clone().filter(|f| f != "-");
     let srv = Server::new(config, config_file, commands);
+    crate::evict::sync_settings(&srv);
     let code = runtime.block_on(serve_async(srv, &opts, workers.clone()));
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

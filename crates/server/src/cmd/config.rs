@@ -164,6 +164,14 @@ fn config_set(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     apply_all(srv, &chosen, &old, &mut next)?;
     srv.set_config(next);
     after_publish(srv, &chosen);
+    crate::evict::sync_settings(srv);
+    if chosen.iter().any(|(d, _)| d.name == "maxmemory") {
+        let limit_bytes = srv.cfg().maxmemory;
+        if limit_bytes > 0 && crate::evict::used_memory_bytes() > limit_bytes as u64 {
+            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({limit_bytes}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.", crate::evict::used_memory_bytes());
+        }
+        crate::evict::make_room(srv, ctx.txn);
+    }
     ctx.reply.ok();
     Ok(())
 }

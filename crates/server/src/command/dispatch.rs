@@ -136,8 +136,20 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if client.in_multi() && spec.has(flag::NO_MULTI) {
         return Err("ERR Command not allowed inside a transaction".into());
     }
-    let is_write =
-        spec.has(flag::WRITE) || (is_exec(entry) && queued_flags(srv, client) & flag::WRITE != 0);
+    let queued = if is_exec(entry) {
+        queued_flags(srv, client)
+    } else {
+        0
+    };
+    let may_grow = spec.has(flag::DENYOOM)
+        || queued & flag::DENYOOM != 0
+        || (client.in_multi()
+            && !(entry.parent.is_none()
+                && matches!(spec.name, "exec" | "discard" | "quit" | "reset")));
+    if crate::evict::refuse_for_memory(srv, client.db, may_grow) {
+        return Err(crate::evict::OOM.into());
+    }
+    let is_write = spec.has(flag::WRITE) || queued & flag::WRITE != 0;
     if is_write
         && !client.is_master
         && srv.state.replica.load(Ordering::Relaxed)

@@ -15,6 +15,8 @@ use std::sync::atomic::Ordering;
 use parking_lot::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 use smallvec::SmallVec;
 
+use super::access;
+pub use super::access::lru_clock_at;
 use super::bytes::CompactBytes;
 use super::db::{Keyspace, Shard};
 use super::slot::key_slot;
@@ -170,8 +172,11 @@ pub struct Txn<'a> {
     pub db: usize,
     /// The command's notion of now, in Unix milliseconds.
     pub now_ms: i64,
-    /// The LRU clock value to stamp on accessed keys.
+    /// The access stamp of a key created now: the LRU clock, or under LFU the fresh counter
+    /// stamped with the minute clock (see `keyspace::access`).
     pub lru_clock: u32,
+    /// LFU tracking parameters, when an LFU policy is in force.
+    lfu: Option<access::Lfu>,
     /// True on a replica: keys are never deleted because of time, only hidden.
     pub replica: bool,
     /// The command may write: every shard it locks is offered to an active snapshot first.
@@ -208,7 +213,11 @@ impl<'a> Txn<'a> {
             exclusive,
             db,
             now_ms,
-            lru_clock: lru_clock_at(now_ms),
+            lru_clock: match ks.access.lfu() {
+                Some(_) => access::lfu_fresh(access::lfu_minutes(now_ms)),
+                None => lru_clock_at(now_ms),
+            },
+            lfu: ks.access.lfu(),
             replica: false,
             writes: false,
             exclude_targets: 0,
@@ -382,9 +391,10 @@ impl<'a> Txn<'a> {
                 .snapshots
                 .before_write(db, held.slot, &mut held.guard);
         }
+        let lfu = self.lfu;
         let entry = self.held[i].guard.keys.get_mut_hashed(key, hash)?;
         if mode != Lookup::Peek {
-            entry.access = lru;
+            entry.access = touched(entry.access, lru, lfu);
         }
         Some(entry)
     }
@@ -431,14 +441,14 @@ impl<'a> Txn<'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> bool {
         // A client blocked on this key may be able to run now (RENAME, SORT ... STORE...).
         self.signal_ready_in(db, key);
-        let lru = self.lru_clock;
+        let (lru, lfu) = (self.lru_clock, self.lfu);
         let ks = self.ks;
         let shard = self.shard_for_write(db, key);
         let hash = hash_key(key);
         match shard.keys.get_mut_hashed(key, hash) {
             Some(entry) => {
                 entry.value = value;
-                entry.access = lru;
+                entry.access = touched(entry.access, lru, lfu);
                 entry.flags &= !(FLAG_RAW | FLAG_NOT_INT);
                 if !keep_ttl && entry.has_expire() {
                     entry.flags &= !FLAG_EXPIRES;
@@ -608,9 +618,13 @@ impl<'a> Txn<'a> {
     }
 }
 
-/// Redis's LRU clock: seconds, 24 bits.
-pub fn lru_clock_at(now_ms: i64) -> u32 {
-    ((now_ms / 1000) as u32) & ((1 << 24) - 1)
+/// A key's access stamp after a use: the current LRU clock, or under LFU its counter
+/// advanced (`fresh` is the fresh LFU stamp, carrying the minute clock).
+fn touched(access: u32, fresh: u32, lfu: Option<access::Lfu>) -> u32 {
+    match lfu {
+        None => fresh,
+        Some(l) => access::lfu_touched(access, fresh >> 8, l),
+    }
 }
 
 #[cfg(test)]

@@ -78,6 +78,8 @@ pub struct RuntimeState {
     pub active_expire: AtomicBool,
     /// This server is a replica (set by replication).
     pub replica: AtomicBool,
+    /// `maxmemory` is set: the gate checks memory before commands (see `evict`).
+    pub maxmemory_set: AtomicBool,
     /// Clients are paused until this Unix ms (CLIENT PAUSE); 0 when not paused.
     pub paused_until_ms: AtomicI64,
     /// CLIENT PAUSE WRITE (only writes pause) rather than ALL.
