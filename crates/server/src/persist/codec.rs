@@ -4,6 +4,9 @@
 //!
 //! Compact encodings cross unchanged in both directions: listpacks and intsets are Redis's
 //! own bytes here too, and a compressed quicklist node is written still compressed.
+//!
+//! DUMP payloads (DUMP, RESTORE, MIGRATE) are one value each: [`encode_payload`] and
+//! [`decode_payload`].
 
 use std::io::Write;
 
@@ -229,6 +232,35 @@ pub fn load_value(v: rudis_rdb::Value, cfg: &Config) -> Result<Value, LoadError>
     })
 }
 
+/// The DUMP payload of `value`: its RDB encoding, the RDB version and a CRC64.
+pub fn encode_payload(value: &Value, compress: bool) -> Vec<u8> {
+    rudis_rdb::dump::encode_with(compress, |vw| write_value(vw, value))
+        .expect("writing to memory cannot fail")
+}
+
+/// Why a DUMP payload cannot be restored (RESTORE's two errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadError {
+    /// A version newer than ours, a bad checksum, or too short for the footer.
+    VersionOrChecksum,
+    /// The value itself is malformed, or of a type Rudis does not hold.
+    BadData,
+}
+
+/// Checks a DUMP payload (the CRC only if `verify_checksum`) and decodes its value in the
+/// encoding the configured thresholds choose. Every byte is checked before anything is
+/// built; nothing is allocated for sizes the payload merely claims.
+pub fn decode_payload(
+    payload: &[u8],
+    verify_checksum: bool,
+    cfg: &Config,
+) -> Result<Value, PayloadError> {
+    rudis_rdb::dump::verify(payload, verify_checksum)
+        .map_err(|_| PayloadError::VersionOrChecksum)?;
+    let value = rudis_rdb::dump::decode(payload, false).map_err(|_| PayloadError::BadData)?;
+    load_value(value, cfg).map_err(|_| PayloadError::BadData)
+}
+
 fn new_list(cfg: &Config) -> QuickList {
     QuickList::new(cfg.list_max_listpack_size, cfg.list_compress_depth)
 }
@@ -253,4 +285,81 @@ fn longest_member(z: &ZSet) -> usize {
         .map(|(m, _)| m.as_bytes(&mut buf).len())
         .max()
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cfg() -> Config {
+        Config::default()
+    }
+
+    /// A payload of `value` loaded as our thresholds choose.
+    fn payload_of(value: rudis_rdb::Value) -> Vec<u8> {
+        encode_payload(&load_value(value, &cfg()).unwrap(), true)
+    }
+
+    #[test]
+    fn payload_errors_are_told_apart() {
+        let good = payload_of(rudis_rdb::Value::String(b"hello".to_vec()));
+        assert!(decode_payload(&good, true, &cfg()).is_ok());
+        let mut bad_crc = good.clone();
+        *bad_crc.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            decode_payload(&bad_crc, true, &cfg()).unwrap_err(),
+            PayloadError::VersionOrChecksum
+        );
+        assert!(decode_payload(&bad_crc, false, &cfg()).is_ok());
+        let mut cut = good[..3].to_vec();
+        cut.extend_from_slice(&good[good.len() - 10..good.len() - 8]);
+        let crc = rudis_rdb::crc64::checksum(&cut);
+        cut.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            decode_payload(&cut, true, &cfg()).unwrap_err(),
+            PayloadError::BadData
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_payload(&bytes, false, &cfg());
+            let _ = decode_payload(&bytes, true, &cfg());
+        }
+
+        #[test]
+        fn damaged_payloads_never_panic(
+            items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..40),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+        ) {
+            let mut p = payload_of(rudis_rdb::Value::List(items));
+            for (at, byte) in flips {
+                let n = p.len();
+                p[at % n] ^= byte;
+            }
+            let _ = decode_payload(&p, false, &cfg());
+            p.truncate(cut % (p.len() + 1));
+            let _ = decode_payload(&p, false, &cfg());
+        }
+
+        #[test]
+        fn lists_and_small_hashes_round_trip_byte_for_byte(
+            items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..300),
+            fields in proptest::collection::btree_map(
+                proptest::collection::vec(any::<u8>(), 0..20),
+                proptest::collection::vec(any::<u8>(), 0..20),
+                1..100,
+            ),
+        ) {
+            let pairs: Vec<(Vec<u8>, Vec<u8>)> = fields.into_iter().collect();
+            for value in [rudis_rdb::Value::List(items), rudis_rdb::Value::Hash(pairs)] {
+                let first = payload_of(value);
+                let back = decode_payload(&first, true, &cfg()).unwrap();
+                prop_assert_eq!(encode_payload(&back, true), first);
+            }
+        }
+    }
 }

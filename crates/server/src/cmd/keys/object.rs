@@ -105,7 +105,7 @@ fn object_lookup<'t>(ctx: &'t mut Ctx, key: &[u8]) -> Option<&'t KeyEntry> {
     ctx.txn.lookup(db, key, Lookup::Peek).map(|e| &*e)
 }
 
-fn lfu_policy(cfg: &Config) -> bool {
+pub(super) fn lfu_policy(cfg: &Config) -> bool {
     cfg.maxmemory_policy.ends_with("-lfu")
 }
 
@@ -183,7 +183,7 @@ fn freq(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 }
 
 /// Minutes on the 16-bit clock LFU stamps use.
-fn lfu_minutes(now_ms: i64) -> u32 {
+pub(super) fn lfu_minutes(now_ms: i64) -> u32 {
     ((now_ms / 60_000) & 0xFFFF) as u32
 }
 
