@@ -381,7 +381,10 @@ fn migrate_reports_refusals_missing_keys_and_io_errors_as_redis() {
         "-IOERR error or timeout writing to target instance"
     );
     assert_eq!(
-        cmd(&mut s, &["MIGRATE", "no-such-host.invalid", "1", "e", "0", "300"]),
+        cmd(
+            &mut s,
+            &["MIGRATE", "no-such-host.invalid", "1", "e", "0", "300"]
+        ),
         "-IOERR error or timeout connecting to the client"
     );
     // Cached connections are closed after 10 idle seconds.

@@ -46,7 +46,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     let mut db = 0usize;
     let mut out = Loaded::default();
     let mut aux = AuxRepl::default();
-    while let Some(item) = reader.next_item().map_err(|e| e.to_string())? {
+    while let Some(item) = reader.next_item().map_err(describe)? {
         match item {
             Item::SelectDb { db: n } => {
                 db = usize::try_from(n).ok().filter(|&n| n < databases).ok_or_else(|| {
@@ -93,6 +93,18 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     }
     out.repl = aux.complete();
     Ok(out)
+}
+
+/// A reading error as the log tells it; a bad checksum in Redis's words ("RDB CRC error").
+fn describe(e: rudis_rdb::Error) -> String {
+    match e {
+        rudis_rdb::Error::ChecksumMismatch {
+            stored, computed, ..
+        } => format!(
+            "Wrong RDB checksum expected: ({computed:x}) but got ({stored:x}): RDB CRC error"
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// The access field of a loaded key: its recorded idle time or LFU counter, else now.
