@@ -361,6 +361,12 @@ fn migrate_reports_refusals_missing_keys_and_io_errors_as_redis() {
         "OK"
     );
     assert_eq!(cmd(&mut t, &["GET", "d2"]), "4");
+    // The password stays out of the slow log.
+    must(&mut s, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    must(&mut s, &["SET", "d3", "4"]);
+    assert_eq!(run(&mut s, m(&["d3", "0", "1000", "AUTH", "secret"])), "OK");
+    let logged = source.cli(&["SLOWLOG", "GET", "2"]);
+    assert!(logged.contains("(redacted)") && !logged.contains("secret"), "{logged}");
     // A stalled target times out; a closed port cannot be reached.
     must(&mut s, &["SET", "e", "5"]);
     let mut sleeper = target.conn();

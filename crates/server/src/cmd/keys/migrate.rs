@@ -139,9 +139,13 @@ struct Request<'a> {
     /// Argument index of the first key, and how many.
     first_key: usize,
     key_count: usize,
+    /// Indexes of the AUTH/AUTH2 arguments, hidden from SLOWLOG (even when parsing fails
+    /// further on, as in Redis).
+    secrets: Vec<usize>,
 }
 
-fn parse(argv: Argv) -> Result<Request, CmdError> {
+/// Parses the arguments; the AUTH/AUTH2 arguments seen go to `secrets` even on error.
+fn parse<'a>(argv: Argv<'a>, secrets: &mut Vec<usize>) -> Result<Request<'a>, CmdError> {
     let mut req = Request {
         host: argv.get(1),
         port: argv.get(2),
@@ -152,7 +156,20 @@ fn parse(argv: Argv) -> Result<Request, CmdError> {
         auth: None,
         first_key: 3,
         key_count: 1,
+        secrets: Vec::new(),
     };
+    let parsed = parse_options(argv, &mut req);
+    secrets.append(&mut req.secrets);
+    parsed?;
+    let timeout_ms = rudis_resp::number::parse_i64(argv.get(5)).ok_or(NOT_INTEGER)?;
+    req.db = rudis_resp::number::parse_i64(argv.get(4)).ok_or(NOT_INTEGER)?;
+    let timeout_ms = if timeout_ms <= 0 { 1000 } else { timeout_ms };
+    req.timeout = Duration::from_millis(timeout_ms as u64);
+    Ok(req)
+}
+
+/// Parses the options after the timeout into `req`.
+fn parse_options<'a>(argv: Argv<'a>, req: &mut Request<'a>) -> Result<(), CmdError> {
     let mut i = 6;
     while i < argv.len() {
         let more = argv.len() - 1 - i;
@@ -163,9 +180,11 @@ fn parse(argv: Argv) -> Result<Request, CmdError> {
             req.replace = true;
         } else if is(arg, "auth") && more >= 1 {
             req.auth = Some((None, argv.get(i + 1)));
+            req.secrets.push(i + 1);
             i += 1;
         } else if is(arg, "auth2") && more >= 2 {
             req.auth = Some((Some(argv.get(i + 1)), argv.get(i + 2)));
+            req.secrets.extend([i + 1, i + 2]);
             i += 2;
         } else if is(arg, "keys") {
             if !argv.get(3).is_empty() {
@@ -179,11 +198,7 @@ fn parse(argv: Argv) -> Result<Request, CmdError> {
         }
         i += 1;
     }
-    let timeout_ms = rudis_resp::number::parse_i64(argv.get(5)).ok_or(NOT_INTEGER)?;
-    req.db = rudis_resp::number::parse_i64(argv.get(4)).ok_or(NOT_INTEGER)?;
-    let timeout_ms = if timeout_ms <= 0 { 1000 } else { timeout_ms };
-    req.timeout = Duration::from_millis(timeout_ms as u64);
-    Ok(req)
+    Ok(())
 }
 
 /// The key positions of a MIGRATE: the one key, or those after KEYS (skipping AUTH's and
@@ -214,7 +229,7 @@ struct Outgoing<'a> {
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
 /// [AUTH2 username password] [KEYS key [key ...]]
 pub(super) fn migrate(ctx: &mut Ctx, argv: Argv) -> CmdResult {
-    let req = parse(argv)?;
+    let req = parse(argv, &mut ctx.client.redacted_args)?;
     let keys: Vec<&[u8]> = (req.first_key..req.first_key + req.key_count)
         .map(|i| argv.get(i))
         .filter(|k| ctx.txn.get(k).is_some())
