@@ -366,7 +366,10 @@ fn migrate_reports_refusals_missing_keys_and_io_errors_as_redis() {
     must(&mut s, &["SET", "d3", "4"]);
     assert_eq!(run(&mut s, m(&["d3", "0", "1000", "AUTH", "secret"])), "OK");
     let logged = source.cli(&["SLOWLOG", "GET", "2"]);
-    assert!(logged.contains("(redacted)") && !logged.contains("secret"), "{logged}");
+    assert!(
+        logged.contains("(redacted)") && !logged.contains("secret"),
+        "{logged}"
+    );
     // A stalled target times out; a closed port cannot be reached.
     must(&mut s, &["SET", "e", "5"]);
     let mut sleeper = target.conn();

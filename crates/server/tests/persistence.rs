@@ -338,3 +338,37 @@ fn a_failed_bgsave_stops_writes_with_misconf() {
     });
     assert_eq!(cmd(&mut c, &["SET", "k", "x"]), "OK");
 }
+
+#[test]
+fn lfu_counters_and_idle_times_survive_a_move_from_redis() {
+    let lfu = ["--maxmemory-policy", "allkeys-lfu"];
+    let redis = ServerProcess::start_redis(&lfu);
+    let mut r = redis.conn();
+    cmd(&mut r, &["SET", "k", "v"]);
+    let payload = match r.command(&["DUMP", "k"]).unwrap() {
+        Value::Bulk(b) => b,
+        other => panic!("{other:?}"),
+    };
+    r.send_bytes(&[b"RESTORE", b"hot", b"0", &payload, b"FREQ", b"50"]);
+    r.read_reply().unwrap();
+    assert_eq!(cmd(&mut r, &["SAVE"]), "OK");
+    let dir = copy_dump(&redis);
+    let ours = ServerProcess::start(&["--dir", &dir_arg(&dir), lfu[0], lfu[1]]);
+    assert_eq!(cmd(&mut ours.conn(), &["OBJECT", "FREQ", "hot"]), "50");
+    let _ = std::fs::remove_dir_all(dir);
+
+    let lru = ["--maxmemory-policy", "allkeys-lru"];
+    let redis = ServerProcess::start_redis(&lru);
+    let mut r = redis.conn();
+    cmd(&mut r, &["SET", "k", "v"]);
+    r.send_bytes(&[b"RESTORE", b"idle", b"0", &payload, b"IDLETIME", b"5000"]);
+    r.read_reply().unwrap();
+    assert_eq!(cmd(&mut r, &["SAVE"]), "OK");
+    let dir = copy_dump(&redis);
+    let ours = ServerProcess::start(&["--dir", &dir_arg(&dir), lru[0], lru[1]]);
+    let idle: i64 = cmd(&mut ours.conn(), &["OBJECT", "IDLETIME", "idle"])
+        .parse()
+        .unwrap();
+    assert!((5000..5010).contains(&idle), "{idle}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -144,6 +144,30 @@ pub fn entry_meta(entry: &KeyEntry, expire_at_ms: Option<i64>, policy: MetaPolic
 /// The LRU clock's range: 24 bits of seconds, as Redis keeps it.
 const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 
+/// The access field of a key loaded or restored with an idle time or an LFU counter, as
+/// Redis sets it: the counter counts only under an LFU policy (stamped with the current
+/// minute), the idle time only under any other. `None`: leave the field as created.
+pub fn access_for(
+    lfu_policy: bool,
+    idle_secs: Option<i64>,
+    lfu_freq: Option<u8>,
+    now_ms: i64,
+) -> Option<u32> {
+    if lfu_policy {
+        let minutes = ((now_ms / 60_000) & 0xFFFF) as u32;
+        return lfu_freq.map(|freq| (minutes << 8) | u32::from(freq));
+    }
+    let clock = i64::from(crate::keyspace::txn::lru_clock_at(now_ms));
+    let idle = idle_secs?;
+    let mut stamp = clock.saturating_sub(idle);
+    if stamp < 0 {
+        // Idle longer than the clock has run: half a clock cycle away, as Redis places it.
+        let max = i64::from(LRU_CLOCK_MAX);
+        stamp = (clock + max / 2) % max;
+    }
+    Some(stamp as u32)
+}
+
 /// Why a loaded value cannot be kept.
 #[derive(Debug)]
 pub enum LoadError {
@@ -299,6 +323,17 @@ mod tests {
     /// A payload of `value` loaded as our thresholds choose.
     fn payload_of(value: rudis_rdb::Value) -> Vec<u8> {
         encode_payload(&load_value(value, &cfg()).unwrap(), true)
+    }
+
+    #[test]
+    fn access_follows_the_policy() {
+        let now_ms = 5_000_000; // LRU clock 5000 s, LFU minute 83.
+        assert_eq!(access_for(false, Some(1000), None, now_ms), Some(4000));
+        assert_eq!(access_for(false, None, Some(7), now_ms), None);
+        assert_eq!(access_for(true, Some(1000), None, now_ms), None);
+        assert_eq!(access_for(true, None, Some(7), now_ms), Some((83 << 8) | 7));
+        let wrapped = access_for(false, Some(6000), None, now_ms).unwrap();
+        assert_eq!(wrapped, (5000 + LRU_CLOCK_MAX / 2) % LRU_CLOCK_MAX);
     }
 
     #[test]

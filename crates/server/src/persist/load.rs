@@ -41,6 +41,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     let keep_expired = srv.state.replica.load(Ordering::Relaxed);
     let (now_ms, databases) = (unix_ms(), srv.keyspace.db_count());
     let clock = lru_clock_at(now_ms);
+    let lfu = cfg.maxmemory_policy.ends_with("-lfu");
     // `key-load-delay`: microseconds to wait per key (tests use it to make loading last).
     let delay = std::time::Duration::from_micros(cfg.key_load_delay.max(0) as u64);
     let mut db = 0usize;
@@ -65,7 +66,9 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
                     out.keys_expired += 1;
                     continue;
                 }
-                let access = access_from(&e.meta, clock);
+                let idle_secs = e.meta.lru_idle_secs.map(|s| s.min(i64::MAX as u64) as i64);
+                let access =
+                    codec::access_for(lfu, idle_secs, e.meta.lfu_freq, now_ms).unwrap_or(clock);
                 let value = codec::load_value(e.value, &cfg).map_err(
                     |codec::LoadError::Unsupported(t)| {
                         format!(
@@ -104,17 +107,6 @@ fn describe(e: rudis_rdb::Error) -> String {
             "Wrong RDB checksum expected: ({computed:x}) but got ({stored:x}): RDB CRC error"
         ),
         other => other.to_string(),
-    }
-}
-
-/// The access field of a loaded key: its recorded idle time or LFU counter, else now.
-fn access_from(meta: &rudis_rdb::EntryMeta, clock: u32) -> u32 {
-    if let Some(idle) = meta.lru_idle_secs {
-        clock.wrapping_sub(idle.min(u64::from(u32::MAX)) as u32) & ((1 << 24) - 1)
-    } else if let Some(freq) = meta.lfu_freq {
-        u32::from(freq)
-    } else {
-        clock
     }
 }
 

@@ -10,7 +10,7 @@
 
 use rudis_resp::Argv;
 
-use super::object::{lfu_minutes, lfu_policy};
+use super::object::lfu_policy;
 use crate::cmd::util::is;
 use crate::command::error::{CmdError, NOT_INTEGER, SYNTAX};
 use crate::command::{CmdResult, Ctx};
@@ -21,8 +21,6 @@ use crate::persist::codec::{self, PayloadError};
 const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 const BAD_DATA: &str = "ERR Bad data format";
-/// The LRU clock's range: 24 bits of seconds.
-const LRU_CLOCK_MAX: i64 = (1 << 24) - 1;
 
 /// DUMP key
 pub(super) fn dump(ctx: &mut Ctx, argv: Argv) -> CmdResult {
@@ -121,7 +119,8 @@ pub(super) fn restore(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         ctx.reply.ok();
         return Ok(());
     }
-    let access = access_field(ctx, &opts);
+    let lfu = lfu_policy(&ctx.srv.cfg());
+    let access = codec::access_for(lfu, opts.idle_secs, opts.freq, ctx.txn.now_ms);
     let entry = ctx.txn.add(key, value);
     if let Some(access) = access {
         entry.access = access;
@@ -148,28 +147,6 @@ fn remove_old(ctx: &mut Ctx, key: &[u8]) -> bool {
         lazyfree::free_value(old.value);
     }
     true
-}
-
-/// The restored key's access field from IDLETIME or FREQ, as Redis sets it: FREQ counts
-/// only under an LFU policy, IDLETIME only under any other.
-fn access_field(ctx: &Ctx, opts: &RestoreOptions) -> Option<u32> {
-    if lfu_policy(&ctx.srv.cfg()) {
-        let freq = opts.freq?;
-        return Some((lfu_minutes(ctx.txn.now_ms) << 8) | u32::from(freq));
-    }
-    let idle = opts.idle_secs?;
-    Some(lru_access_for_idle(ctx.txn.lru_clock, idle))
-}
-
-/// The LRU stamp of a key idle for `idle_secs` at `clock`; an idle time longer than the
-/// clock has run lands half a clock cycle away, as Redis places it.
-fn lru_access_for_idle(clock: u32, idle_secs: i64) -> u32 {
-    let clock = i64::from(clock);
-    let mut stamp = clock.saturating_sub(idle_secs);
-    if stamp < 0 {
-        stamp = (clock + LRU_CLOCK_MAX / 2) % LRU_CLOCK_MAX;
-    }
-    stamp as u32
 }
 
 /// Propagates the RESTORE with its expiry as an absolute time (`ABSTTL` appended).
@@ -223,14 +200,6 @@ mod tests {
         assert_eq!(parse(&["freq", "1", "idletime", "1"]).unwrap_err(), SYNTAX);
         assert_eq!(parse(&["idletime"]).unwrap_err(), SYNTAX);
         assert_eq!(parse(&["bogus"]).unwrap_err(), SYNTAX);
-    }
-
-    #[test]
-    fn idle_time_sets_the_lru_stamp_back() {
-        assert_eq!(lru_access_for_idle(5000, 1000), 4000);
-        assert_eq!(lru_access_for_idle(5000, 0), 5000);
-        let wrapped = lru_access_for_idle(10, 100);
-        assert_eq!(i64::from(wrapped), (10 + LRU_CLOCK_MAX / 2) % LRU_CLOCK_MAX);
     }
 
     use crate::cmd::keys::tests::Harness;

@@ -183,7 +183,7 @@ fn freq(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 }
 
 /// Minutes on the 16-bit clock LFU stamps use.
-pub(super) fn lfu_minutes(now_ms: i64) -> u32 {
+fn lfu_minutes(now_ms: i64) -> u32 {
     ((now_ms / 60_000) & 0xFFFF) as u32
 }
 
