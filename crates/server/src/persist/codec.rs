@@ -263,12 +263,13 @@ pub fn encode_payload(value: &Value, compress: bool) -> Vec<u8> {
 }
 
 /// Why a DUMP payload cannot be restored (RESTORE's two errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayloadError {
     /// A version newer than ours, a bad checksum, or too short for the footer.
     VersionOrChecksum,
-    /// The value itself is malformed, or of a type Rudis does not hold.
-    BadData,
+    /// The value itself is malformed, or of a type Rudis does not hold: what is wrong, for
+    /// the log.
+    BadData(String),
 }
 
 /// Checks a DUMP payload (the CRC only if `verify_checksum`) and decodes its value in the
@@ -281,8 +282,35 @@ pub fn decode_payload(
 ) -> Result<Value, PayloadError> {
     rudis_rdb::dump::verify(payload, verify_checksum)
         .map_err(|_| PayloadError::VersionOrChecksum)?;
-    let value = rudis_rdb::dump::decode(payload, false).map_err(|_| PayloadError::BadData)?;
-    load_value(value, cfg).map_err(|_| PayloadError::BadData)
+    let value = rudis_rdb::dump::decode(payload, false).map_err(|e| {
+        let label = payload.first().and_then(|&t| integrity_label(t));
+        PayloadError::BadData(match label {
+            Some(label) => format!("{e} ({label} integrity check failed.)"),
+            None => e.to_string(),
+        })
+    })?;
+    load_value(value, cfg).map_err(|LoadError::Unsupported(t)| {
+        PayloadError::BadData(format!("the value is a {t}, a type Rudis does not hold"))
+    })
+}
+
+/// The name Redis's log gives the check a value of this RDB type fails as a whole (its
+/// compact encodings: "Hash ziplist integrity check failed."), so operators and tools that
+/// look for it find it.
+fn integrity_label(rdb_type: u8) -> Option<&'static str> {
+    Some(match rdb_type {
+        9 => "Zipmap",
+        10 => "List ziplist",
+        11 => "Intset",
+        12 => "Zset ziplist",
+        13 => "Hash ziplist",
+        14 => "Ziplist",
+        15 | 19 => "Stream listpack",
+        16 => "Hash listpack",
+        17 => "Zset listpack",
+        18 => "Listpack",
+        _ => return None,
+    })
 }
 
 fn new_list(cfg: &Config) -> QuickList {
@@ -320,6 +348,23 @@ mod tests {
         Config::default()
     }
 
+    /// A small hash listpack (f1 v1 f2 v2).
+    fn build_hash_listpack() -> Vec<u8> {
+        let mut h = Hash::default();
+        let limits = hash::Limits {
+            max_entries: 128,
+            max_value_bytes: 64,
+        };
+        h.set_many(
+            [(&b"f1"[..], &b"v1"[..]), (b"f2", b"v2")].into_iter(),
+            limits,
+        );
+        match h {
+            Hash::Listpack(lp) => lp.as_slice().to_vec(),
+            Hash::Table(_) => unreachable!("two small fields stay a listpack"),
+        }
+    }
+
     /// A payload of `value` loaded as our thresholds choose.
     fn payload_of(value: rudis_rdb::Value) -> Vec<u8> {
         encode_payload(&load_value(value, &cfg()).unwrap(), true)
@@ -351,10 +396,25 @@ mod tests {
         cut.extend_from_slice(&good[good.len() - 10..good.len() - 8]);
         let crc = rudis_rdb::crc64::checksum(&cut);
         cut.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(
-            decode_payload(&cut, true, &cfg()).unwrap_err(),
-            PayloadError::BadData
-        );
+        assert!(matches!(
+            decode_payload(&cut, true, &cfg()),
+            Err(PayloadError::BadData(_))
+        ));
+        // A compact encoding that fails its check is named as Redis names it.
+        let mut lp = payload_of(rudis_rdb::Value::HashListpack(build_hash_listpack()));
+        lp[8] ^= 0xff;
+        let crc_at = lp.len() - 8;
+        let crc = rudis_rdb::crc64::checksum(&lp[..crc_at]);
+        lp[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        match decode_payload(&lp, true, &cfg()) {
+            Err(PayloadError::BadData(why)) => {
+                assert!(
+                    why.ends_with("(Hash listpack integrity check failed.)"),
+                    "{why}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     proptest! {

@@ -17,6 +17,7 @@ use crate::command::{CmdResult, Ctx};
 use crate::keyspace::lazyfree;
 use crate::keyspace::txn::event;
 use crate::persist::codec::{self, PayloadError};
+use crate::server::log::{self, Verbosity};
 
 const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
@@ -84,7 +85,13 @@ fn decode_payload(ctx: &Ctx, payload: &[u8]) -> Result<crate::keyspace::Value, C
         .load(std::sync::atomic::Ordering::Relaxed);
     codec::decode_payload(payload, !skip, &ctx.srv.cfg()).map_err(|e| match e {
         PayloadError::VersionOrChecksum => BAD_PAYLOAD.into(),
-        PayloadError::BadData => BAD_DATA.into(),
+        PayloadError::BadData(why) => {
+            log::write_line(
+                Verbosity::Verbose,
+                &format!("RESTORE refused a payload: {why}"),
+            );
+            BAD_DATA.into()
+        }
     })
 }
 
