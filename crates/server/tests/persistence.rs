@@ -372,3 +372,32 @@ fn lfu_counters_and_idle_times_survive_a_move_from_redis() {
     assert!((5000..5010).contains(&idle), "{idle}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn empty_keys_in_a_file_are_skipped_and_logged() {
+    use rudis_rdb::{Entry, EntryMeta, Value as R, WriteOptions, Writer};
+    let dir = common::scratch_dir("rdb-empty-keys");
+    let mut w = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
+    w.select_db(0).unwrap();
+    for (key, value) in [
+        ("empty-set", R::Set(Vec::new())),
+        ("kept", R::String(b"v".to_vec())),
+        ("empty-list", R::List(Vec::new())),
+    ] {
+        let entry = Entry {
+            key: key.as_bytes().to_vec(),
+            value,
+            meta: EntryMeta::default(),
+        };
+        w.write_entry(&entry).unwrap();
+    }
+    std::fs::write(dir.join("dump.rdb"), w.finish().unwrap()).unwrap();
+    let ours = ServerProcess::start(&["--dir", &dir_arg(&dir)]);
+    assert_eq!(cmd(&mut ours.conn(), &["DBSIZE"]), "1");
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(log.contains("skipping empty key: empty-set"), "{log}");
+    assert!(log.contains("skipping empty key: empty-list"), "{log}");
+    assert!(log.contains("empty keys skipped: 2."), "{log}");
+    drop(ours);
+    let _ = std::fs::remove_dir_all(dir);
+}

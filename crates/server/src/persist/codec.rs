@@ -283,10 +283,13 @@ pub fn decode_payload(
     rudis_rdb::dump::verify(payload, verify_checksum)
         .map_err(|_| PayloadError::VersionOrChecksum)?;
     let value = rudis_rdb::dump::decode(payload, false).map_err(|e| {
+        let text = e.to_string();
         let label = payload.first().and_then(|&t| integrity_label(t));
         PayloadError::BadData(match label {
-            Some(label) => format!("{e} ({label} integrity check failed.)"),
-            None => e.to_string(),
+            Some(label) if !text.contains("integrity check failed") => {
+                format!("{text} ({label} integrity check failed)")
+            }
+            _ => text,
         })
     })?;
     load_value(value, cfg).map_err(|LoadError::Unsupported(t)| {
@@ -294,9 +297,8 @@ pub fn decode_payload(
     })
 }
 
-/// The name Redis's log gives the check a value of this RDB type fails as a whole (its
-/// compact encodings: "Hash ziplist integrity check failed."), so operators and tools that
-/// look for it find it.
+/// The name Redis's log gives the check a value of this RDB type fails as a whole, for
+/// errors the codec did not already name (streams).
 fn integrity_label(rdb_type: u8) -> Option<&'static str> {
     Some(match rdb_type {
         9 => "Zipmap",
@@ -409,7 +411,7 @@ mod tests {
         match decode_payload(&lp, true, &cfg()) {
             Err(PayloadError::BadData(why)) => {
                 assert!(
-                    why.ends_with("(Hash listpack integrity check failed.)"),
+                    why.ends_with("(Hash listpack integrity check failed)"),
                     "{why}"
                 )
             }

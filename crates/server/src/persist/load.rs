@@ -21,6 +21,8 @@ use crate::server::{unix_ms, Server};
 pub struct Loaded {
     pub keys_loaded: u64,
     pub keys_expired: u64,
+    /// Keys whose value was an empty collection (only a damaged file has them).
+    pub empty_keys_skipped: u64,
     /// The replication aux fields, if the file has them: (repl-id, repl-offset, repl-stream-db).
     pub repl: Option<(String, i64, i64)>,
 }
@@ -47,7 +49,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     let mut db = 0usize;
     let mut out = Loaded::default();
     let mut aux = AuxRepl::default();
-    while let Some(item) = reader.next_item().map_err(describe)? {
+    while let Some(item) = next_item(&mut reader)? {
         match item {
             Item::SelectDb { db: n } => {
                 db = usize::try_from(n).ok().filter(|&n| n < databases).ok_or_else(|| {
@@ -95,7 +97,23 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
         }
     }
     out.repl = aux.complete();
+    out.empty_keys_skipped = reader.empty_keys_skipped();
     Ok(out)
+}
+
+/// The next item, logging the keys skipped on the way as Redis does.
+fn next_item<R: Read>(reader: &mut Reader<R>) -> Result<Option<Item>, String> {
+    let item = reader.next_item().map_err(describe);
+    for key in reader.take_skipped_keys() {
+        crate::server::log::write_line(
+            crate::server::log::Verbosity::Warning,
+            &format!(
+                "rdbLoadObject skipping empty key: {}",
+                String::from_utf8_lossy(&key)
+            ),
+        );
+    }
+    item
 }
 
 /// A reading error as the log tells it; a bad checksum in Redis's words ("RDB CRC error").
@@ -146,13 +164,18 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<Loaded>, String> {
     let loaded =
         load(srv, file, false).map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
     srv.rdb.loaded(&loaded);
-    crate::server::log::write_line(
-        crate::server::log::Verbosity::Notice,
-        &format!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            loaded.keys_loaded, loaded.keys_expired
-        ),
+    let done = format!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}",
+        loaded.keys_loaded, loaded.keys_expired
     );
+    if loaded.empty_keys_skipped > 0 {
+        crate::server::log::write_line(
+            crate::server::log::Verbosity::Warning,
+            &format!("{done}, empty keys skipped: {}.", loaded.empty_keys_skipped),
+        );
+    } else {
+        crate::server::log::write_line(crate::server::log::Verbosity::Notice, &format!("{done}."));
+    }
     crate::server::log::write_line(
         crate::server::log::Verbosity::Notice,
         &format!(
