@@ -315,6 +315,11 @@ enum Access {
     Exclusive,
 }
 
+/// True if the command may change the keyspace.
+fn writes_of(entry: &CmdEntry) -> bool {
+    entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE)
+}
+
 fn access_of(entry: &CmdEntry) -> Access {
     let spec = entry.spec;
     if spec.has(flag::EXCLUSIVE) {
@@ -336,6 +341,9 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
         Access::None => Txn::detached(ks, client.db, now_ms),
         Access::Keys => {
             let mut txn = Txn::shared(ks, client.db, now_ms);
+            // Before locking: a write command's shards go to a running snapshot as they
+            // are locked, whatever the handler then changes in place.
+            txn.writes = writes_of(entry);
             let db = client.db;
             txn.lock_keys(
                 key_positions(entry.spec, argv)
@@ -346,7 +354,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
         }
     };
     txn.replica = srv.keeps_expired_keys();
-    txn.writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
+    txn.writes = writes_of(entry);
     if client.is_master {
         txn.exclude_targets = crate::propagate::target::REPLICAS;
     }

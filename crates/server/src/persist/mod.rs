@@ -35,6 +35,10 @@ pub struct RdbState {
     pub last_load_keys_expired: AtomicU64,
     /// Asks the running BGSAVE to stop.
     pub cancel: AtomicBool,
+    /// Keys in the image of the running BGSAVE (INFO `current_save_keys_total`).
+    pub keys_total: AtomicU64,
+    /// Bytes writers encoded early during the last BGSAVE (INFO `rdb_last_cow_size`).
+    pub last_cow_bytes: AtomicU64,
 }
 
 impl Default for RdbState {
@@ -51,6 +55,8 @@ impl Default for RdbState {
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
             cancel: AtomicBool::new(false),
+            keys_total: AtomicU64::new(0),
+            last_cow_bytes: AtomicU64::new(0),
         }
     }
 }

@@ -266,6 +266,8 @@ pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefuse
         return Err(BgsaveRefused::Busy);
     };
     srv.rdb.bgsave_started(srv);
+    let keys_total: u64 = header.dbs.iter().map(|&(_, keys, _)| keys).sum();
+    srv.rdb.keys_total.store(keys_total, Ordering::Relaxed);
     let (owned, path) = (srv.arc(), srv.cfg().dbfilename.clone());
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
@@ -292,6 +294,8 @@ fn run_bgsave(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, header: SaveHeader, p
         write_snapshot(&srv.keyspace, &snap, &header, &srv.rdb.cancel, sink)
     });
     srv.keyspace.snapshots.end();
+    let cow_bytes = snap.early_total_bytes.load(Ordering::Relaxed);
+    srv.rdb.last_cow_bytes.store(cow_bytes, Ordering::Relaxed);
     let ok = result.is_ok();
     match result {
         Ok(()) => {

@@ -55,6 +55,7 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
         crate::persist::save::cron(srv);
     }
     close_idle_clients(srv, now);
+    srv.migrate_sockets.close_idle(now / 1000);
     sample_rates(srv, now);
     srv.stats
         .note_memory_used(super::memory::allocator_stats().allocated);

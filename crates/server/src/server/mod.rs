@@ -145,6 +145,8 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// RDB saving and loading state (INFO persistence, LASTSAVE, save points).
     pub rdb: crate::persist::RdbState,
+    /// Connections MIGRATE keeps open to its targets.
+    pub migrate_sockets: crate::cmd::keys::migrate::SocketCache,
     /// This server's own `Arc`, for work handed to other threads (BGSAVE).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
     shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
@@ -179,6 +181,7 @@ impl Server {
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),
             rdb: Default::default(),
+            migrate_sockets: Default::default(),
             me: std::sync::OnceLock::new(),
             shutdown_tx,
         };

@@ -1,12 +1,42 @@
-//! INFO persistence and replication. Snapshots, the AOF and replication are not built yet:
-//! their fields report what a fresh Redis reports (no save in progress, statuses `ok`,
-//! durations -1, role master with no replicas), filled from real state where it exists
-//! (loading, changes since the last save, the last save time, the replication ids).
+//! INFO persistence and replication. The AOF and replication are not built yet: their
+//! fields report what a fresh Redis reports (statuses `ok`, durations -1, role master with
+//! no replicas), filled from real state where it exists (loading, RDB saves and their
+//! progress, changes since the last save, the last save time, the replication ids).
 
 use std::sync::atomic::Ordering;
 
 use super::{field, yes};
 use crate::server::Server;
+
+/// The running BGSAVE's progress. Without a fork there is no copy-on-write; its counterpart
+/// is what writers encoded ahead of the serializer (memory the snapshot costs beyond the
+/// dataset), reported in the `cow` fields. All zeros when no BGSAVE runs.
+fn save_progress(srv: &Server, out: &mut String) {
+    let snap = srv
+        .keyspace
+        .snapshots
+        .active()
+        .filter(|_| srv.rdb.bgsave_running.load(Ordering::Acquire));
+    let (cow_bytes, done, total) = match &snap {
+        Some(s) => (
+            s.early_total_bytes.load(Ordering::Relaxed),
+            s.keys_done.load(Ordering::Relaxed),
+            srv.rdb.keys_total.load(Ordering::Relaxed),
+        ),
+        None => (0, 0, 0),
+    };
+    let perc = if total > 0 {
+        done.min(total) as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    field(out, "current_cow_peak", cow_bytes);
+    field(out, "current_cow_size", cow_bytes);
+    field(out, "current_cow_size_age", 0);
+    field(out, "current_fork_perc", format!("{perc:.2}"));
+    field(out, "current_save_keys_processed", done);
+    field(out, "current_save_keys_total", total);
+}
 
 pub fn persistence(srv: &Server, out: &mut String) {
     let state = &srv.state;
@@ -15,12 +45,7 @@ pub fn persistence(srv: &Server, out: &mut String) {
     let aof_enabled = srv.cfg().appendonly;
     field(out, "loading", yes(loading));
     field(out, "async_loading", 0);
-    field(out, "current_cow_peak", 0);
-    field(out, "current_cow_size", 0);
-    field(out, "current_cow_size_age", 0);
-    field(out, "current_fork_perc", "0.00");
-    field(out, "current_save_keys_processed", 0);
-    field(out, "current_save_keys_total", 0);
+    save_progress(srv, out);
     let rdb = &srv.rdb;
     field(
         out,
@@ -53,7 +78,11 @@ pub fn persistence(srv: &Server, out: &mut String) {
         rdb.current_bgsave_secs(),
     );
     field(out, "rdb_saves", rdb.saves.load(Ordering::Relaxed));
-    field(out, "rdb_last_cow_size", 0);
+    field(
+        out,
+        "rdb_last_cow_size",
+        rdb.last_cow_bytes.load(Ordering::Relaxed),
+    );
     field(
         out,
         "rdb_last_load_keys_expired",

@@ -103,7 +103,7 @@ fn object_lookup<'t>(ctx: &'t mut Ctx, key: &[u8]) -> Option<&'t KeyEntry> {
     ctx.txn.lookup(db, key, Lookup::Peek).map(|e| &*e)
 }
 
-fn lfu_policy(cfg: &Config) -> bool {
+pub(super) fn lfu_policy(cfg: &Config) -> bool {
     cfg.maxmemory_policy.ends_with("-lfu")
 }
 
