@@ -372,6 +372,9 @@ fn apply(_srv: &Server, name: &str, cfg: &mut Config) -> Result<(), String> {
 
 /// Actions that must see the published configuration.
 fn after_publish(srv: &Server, chosen: &[(&'static Directive, &'static str)]) {
+    if chosen.iter().any(|(d, _)| d.name == "appendonly") {
+        crate::persist::aof::rewrite::config_changed(srv);
+    }
     if chosen.iter().any(|(d, _)| d.name == "slowlog-max-len") {
         srv.slowlog.trim(srv.cfg().slowlog_max_len as usize);
     }
