@@ -489,6 +489,7 @@ pub fn run_loaded(
     };
     txn.db = client.db;
     txn.writes = true;
+    txn.loading = true;
     let mut ctx = Ctx {
         srv,
         client,
@@ -497,6 +498,7 @@ pub fn run_loaded(
         cmd: entry,
     };
     let _ = (entry.spec.handler)(&mut ctx, argv);
+    txn.loading = false;
     let fx = std::mem::take(&mut txn.effects);
     srv.stats.add(|c| &c.expired_keys, fx.expired);
     txn.release_shards();

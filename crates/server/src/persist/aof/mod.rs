@@ -5,6 +5,7 @@
 //! - [`manifest`]: the manifest's format;
 //! - [`reader`]: reading commands from a file;
 //! - [`load`]: loading the files into the keyspace (start-up, DEBUG LOADAOF);
+//! - [`resp_base`]: base files in command form;
 //! - [`rewrite`]: BGREWRITEAOF on a fork-free snapshot, turning the AOF on at run time;
 //! - this module: the writing side, [`Aof`].
 //!
@@ -22,6 +23,7 @@
 pub mod load;
 pub mod manifest;
 pub mod reader;
+pub mod resp_base;
 pub mod rewrite;
 
 use std::fs::{File, OpenOptions};

@@ -17,7 +17,11 @@ use std::sync::Arc;
 use super::{delete_history, dir_of, open_append, persist_manifest};
 use crate::keyspace::snapshot::ActiveSnapshot;
 use crate::keyspace::txn::Txn;
-use crate::persist::save::{shard_encoder, write_file, write_held, write_snapshot, SaveHeader};
+use std::fs::File;
+use std::io::BufWriter;
+
+use super::resp_base;
+use crate::persist::save::{shard_encoder, write_held, write_snapshot, SaveHeader};
 use crate::server::log::{self, Verbosity};
 use crate::server::{unix_ms, Server};
 
@@ -32,13 +36,78 @@ pub enum Refused {
     Failed,
 }
 
+/// What a base is written as, fixed at the barrier.
+enum BaseFormat {
+    /// An RDB image (`aof-use-rdb-preamble yes`).
+    Rdb(SaveHeader),
+    /// Commands: the databases non-empty at the barrier, and the `#TS:` to open with.
+    Commands {
+        dbs: Vec<usize>,
+        timestamp_s: Option<i64>,
+    },
+}
+
+impl BaseFormat {
+    /// Captures the format at the barrier.
+    fn capture(srv: &Server) -> BaseFormat {
+        let cfg = srv.cfg();
+        if cfg.aof_use_rdb_preamble {
+            return BaseFormat::Rdb(SaveHeader::capture(srv).for_aof_base());
+        }
+        let dbs = srv
+            .keyspace
+            .dbs()
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.key_count() > 0)
+            .map(|(i, _)| i)
+            .collect();
+        let timestamp_s = cfg.aof_timestamp_enabled.then(|| unix_ms() / 1000);
+        BaseFormat::Commands { dbs, timestamp_s }
+    }
+
+    fn encoder(&self) -> crate::keyspace::snapshot::ShardEncoder {
+        match self {
+            BaseFormat::Rdb(header) => shard_encoder(header),
+            BaseFormat::Commands { .. } => resp_base::shard_encoder(),
+        }
+    }
+}
+
+/// Writes to `tmp`, fsyncs, renames to `path`, fsyncs the directory.
+fn write_then_rename(
+    path: &Path,
+    tmp: &Path,
+    write: impl FnOnce(BufWriter<File>) -> Result<BufWriter<File>, String>,
+) -> Result<(), String> {
+    let result = (|| {
+        let file = File::create(tmp)
+            .map_err(|e| format!("Opening the temp file for AOF rewrite failed: {e}"))?;
+        let out = write(BufWriter::with_capacity(1 << 16, file))?;
+        let file = out.into_inner().map_err(|e| e.error().to_string())?;
+        file.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(tmp, path)
+            .map_err(|e| format!("Error trying to rename the temporary AOF base file: {e}"))?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        File::open(dir.unwrap_or(Path::new(".")))
+            .and_then(|d| d.sync_all())
+            .map_err(|e| e.to_string())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result
+}
+
 /// Writes a base file of the keyspace as it is now (start-up with no AOF yet).
 pub fn write_base_held(srv: &Server, path: &Path) -> Result<(), String> {
     let mut txn = Txn::exclusive(&srv.keyspace, 0, unix_ms());
-    let header = SaveHeader::capture(srv).for_aof_base();
-    let tmp = temp_name(srv);
-    write_file(&path.to_string_lossy(), &tmp.to_string_lossy(), |sink| {
-        write_held(&mut txn, &header, sink)
+    let format = BaseFormat::capture(srv);
+    write_then_rename(path, &temp_name(srv), |sink| match &format {
+        BaseFormat::Rdb(header) => write_held(&mut txn, header, sink).map_err(|e| e.to_string()),
+        BaseFormat::Commands { timestamp_s, .. } => {
+            resp_base::write_held(&srv.keyspace, *timestamp_s, sink).map_err(|e| e.to_string())
+        }
     })
 }
 
@@ -53,8 +122,8 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
     if aof.rewrite_in_progress.load(Ordering::Acquire) {
         return Err(Refused::InProgress);
     }
-    let header = SaveHeader::capture(srv).for_aof_base();
-    let Some(snap) = srv.keyspace.snapshots.begin(shard_encoder(&header)) else {
+    let format = BaseFormat::capture(srv);
+    let Some(snap) = srv.keyspace.snapshots.begin(format.encoder()) else {
         aof.rewrite_scheduled.store(true, Ordering::Release);
         return Err(Refused::Busy);
     };
@@ -71,7 +140,7 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
     let owned = srv.arc();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
-        .spawn(move || run(owned, snap, header));
+        .spawn(move || run(owned, snap, format));
     if let Err(e) = spawned {
         log::write_line(
             Verbosity::Warning,
@@ -125,11 +194,18 @@ pub fn start_from_cron(srv: &Server) {
     let _ = start(srv, &barrier);
 }
 
-fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, header: SaveHeader) {
+fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
     let tmp = temp_name(&srv);
-    let tmp_text = tmp.to_string_lossy().into_owned();
-    let written = write_file(&tmp_text, &format!("{tmp_text}.part"), |sink| {
-        write_snapshot(&srv.keyspace, &snap, &header, &srv.rdb.cancel, sink)
+    let part = tmp.with_extension("part");
+    let (ks, cancel) = (&srv.keyspace, &srv.rdb.cancel);
+    let written = write_then_rename(&tmp, &part, |sink| match &format {
+        BaseFormat::Rdb(header) => {
+            write_snapshot(ks, &snap, header, cancel, sink).map_err(|e| e.to_string())
+        }
+        BaseFormat::Commands { dbs, timestamp_s } => {
+            resp_base::write_snapshot(ks, &snap, dbs, *timestamp_s, cancel, sink)
+                .map_err(|e| e.to_string())
+        }
     });
     srv.keyspace.snapshots.end();
     let result = written.and_then(|()| install_base(&srv, &tmp));
