@@ -21,7 +21,7 @@ fn text(v: &Value) -> String {
         Value::Bulk(b) | Value::Simple(b) => String::from_utf8_lossy(b).into_owned(),
         Value::Int(i) => i.to_string(),
         Value::Error(e) => format!("-{}", String::from_utf8_lossy(e)),
-        Value::Null => "(nil)".into(),
+        Value::Nil => "(nil)".into(),
         other => format!("{other:?}"),
     }
 }
@@ -62,7 +62,7 @@ fn start_aof(dir: &Path, extra: &[&str]) -> ServerProcess {
 
 fn counter(c: &mut RawConn) -> u64 {
     match c.command(&["GET", "counter"]).expect("reply") {
-        Value::Null => 0,
+        Value::Nil => 0,
         v => text(&v).parse().expect("a number"),
     }
 }

@@ -440,11 +440,14 @@ fn open_on_startup(srv: &Server, mut m: Manifest) -> Result<(), String> {
 }
 
 /// DEBUG LOADAOF: loads the AOF the manifest on disk describes into the (emptied) keyspace,
-/// inside the caller's exclusive transaction.
+/// inside the caller's exclusive transaction. The manifest read becomes the current one
+/// (its history files are deleted), as in Redis.
 pub fn reload(srv: &Server, txn: &mut Txn<'_>) -> Result<(), String> {
-    let m = match read_manifest(srv)? {
-        Some(m) => m,
-        None => srv.aof.manifest.lock().clone(),
-    };
-    load_files(srv, txn, &m).map(|_| ())
+    let mut m = read_manifest(srv)?.unwrap_or_default();
+    let _ = super::delete_history(srv, &mut m);
+    let loaded = load_files(srv, txn, &m);
+    if !srv.aof.rewrite_in_progress.load(Ordering::Acquire) {
+        *srv.aof.manifest.lock() = m;
+    }
+    loaded.map(|_| ())
 }

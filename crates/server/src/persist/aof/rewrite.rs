@@ -281,12 +281,22 @@ fn install_base(srv: &Server, tmp: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// CONFIG SET appendonly: `yes` schedules the rewrite that writes the first base and turns
-/// the AOF on (the cron starts it at its next run, at a barrier); `no` stops appending.
-pub fn config_changed(srv: &Server) {
+/// CONFIG SET appendonly: `yes` starts the rewrite that writes the first base and turns
+/// the AOF on (scheduled if a snapshot is running, or if no barrier may be taken here);
+/// `no` stops appending.
+pub fn config_changed(srv: &Server, may_take_barrier: bool) {
     let aof = &srv.aof;
     if srv.cfg().appendonly {
-        if !aof.is_on() && !aof.rewrite_in_progress.load(Ordering::Acquire) {
+        if aof.is_on() {
+            return;
+        }
+        if aof.rewrite_in_progress.load(Ordering::Acquire) {
+            // The running rewrite was started with the AOF off: run another after it.
+            aof.rewrite_scheduled.store(true, Ordering::Release);
+        } else if may_take_barrier {
+            let barrier = Txn::exclusive(&srv.keyspace, 0, unix_ms());
+            let _ = start(srv, &barrier);
+        } else {
             aof.rewrite_scheduled.store(true, Ordering::Release);
         }
     } else if aof.is_on() || aof.accepting.load(Ordering::Acquire) {
