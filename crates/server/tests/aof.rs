@@ -72,9 +72,11 @@ fn counter(c: &mut RawConn) -> u64 {
 fn incr_until_killed(port: u16, acked: Arc<AtomicU64>, in_flight: Arc<AtomicU64>) {
     let mut c = RawConn::connect(port);
     const BATCH: u64 = 8;
+    let batch = b"*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n".repeat(BATCH as usize);
     loop {
-        for _ in 0..BATCH {
-            c.send(&["INCR", "counter"]);
+        if c.send_raw(&batch).is_err() {
+            in_flight.store(BATCH, Ordering::SeqCst);
+            return;
         }
         for i in 0..BATCH {
             match c.read_reply() {
@@ -239,7 +241,7 @@ fn torn_tail_is_truncated_or_refused_and_garbage_refused() {
     assert_eq!(cmd(&mut c, &["GET", "a"]), "1");
     assert_eq!(cmd(&mut c, &["LLEN", "l"]), "2");
     assert_eq!(cmd(&mut c, &["EXISTS", "b"]), "0");
-    let log = server.log();
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
     assert!(
         log.contains("!!! Warning: short read while loading the AOF file"),
         "{log}"
@@ -427,10 +429,8 @@ fn config_set_appendonly_writes_a_base_then_appends() {
     });
     cmd(&mut c, &["SET", "after", "2"]);
     assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
-    assert_eq!(
-        cmd(&mut c, &["MGET", "before", "after"]),
-        "Array([Bulk(b\"1\"), Bulk(b\"2\")])"
-    );
+    assert_eq!(cmd(&mut c, &["GET", "before"]), "1");
+    assert_eq!(cmd(&mut c, &["GET", "after"]), "2");
     let manifest =
         std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
     assert_eq!(
