@@ -318,11 +318,16 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     let started_us = unix_us();
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
+    let writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
     let mut txn = match access_of(entry) {
         Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
         Access::None => Txn::detached(ks, client.db, now_ms),
         Access::Keys => {
             let mut txn = Txn::shared(ks, client.db, now_ms);
+            // Before locking: a running snapshot must get each shard this command may
+            // change before it changes (handlers that modify a value in place through
+            // `get_mut` rely on it).
+            txn.writes = writes;
             let db = client.db;
             txn.lock_keys(
                 key_positions(entry.spec, argv)
@@ -333,7 +338,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
         }
     };
     txn.replica = srv.keeps_expired_keys();
-    txn.writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
+    txn.writes = writes;
     if client.is_master {
         txn.exclude_targets = crate::propagate::target::REPLICAS;
     }
