@@ -231,10 +231,11 @@ fn leading_i64(s: &[u8]) -> i64 {
     }
 }
 
-/// Whether Redis quotes this name in the manifest.
+/// Whether the name is quoted in the manifest: where Redis quotes it, and also when it holds
+/// a single quote (Redis writes such a name bare, and then cannot read its own manifest).
 fn needs_repr(name: &str) -> bool {
     name.bytes().any(|c| {
-        matches!(c, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 7 | 8)
+        matches!(c, b'\\' | b'"' | b'\'' | b'\n' | b'\r' | b'\t' | 7 | 8)
             || !(0x20..0x7f).contains(&c)
             || c.is_ascii_whitespace()
     })

@@ -135,6 +135,8 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
         return Err(Refused::Failed);
     }
     aof.rewrite_scheduled.store(false, Ordering::Release);
+    // Counted when it starts, as Redis counts its rewrite children.
+    aof.rewrites.fetch_add(1, Ordering::Relaxed);
     aof.rewrite_in_progress.store(true, Ordering::Release);
     aof.rewrite_started_ms.store(unix_ms(), Ordering::Relaxed);
     let owned = srv.arc();
@@ -215,7 +217,6 @@ fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
         .store((unix_ms() - started) / 1000, Ordering::Relaxed);
     match result {
         Ok(()) => {
-            aof.rewrites.fetch_add(1, Ordering::Relaxed);
             aof.rewrite_failures.store(0, Ordering::Relaxed);
             aof.last_rewrite_ok.store(true, Ordering::Relaxed);
             log::write_line(
@@ -242,7 +243,6 @@ fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
 
 fn rewrite_failed(srv: &Server) {
     let aof = &srv.aof;
-    aof.rewrites.fetch_add(1, Ordering::Relaxed);
     aof.rewrite_failures.fetch_add(1, Ordering::Relaxed);
     aof.last_rewrite_ok.store(false, Ordering::Relaxed);
     aof.last_failure_ms.store(unix_ms(), Ordering::Relaxed);
