@@ -272,6 +272,10 @@ async fn watch_signals(srv: Arc<Server>) {
 /// the farewell. Returns the exit status.
 fn finish_shutdown(srv: &Server, request: ShutdownRequest) -> i32 {
     log::write_line(Verbosity::Warning, "User requested shutdown...");
+    if srv.aof.is_on() {
+        log::write_line(Verbosity::Notice, "Calling fsync() on the AOF file.");
+        srv.aof.flush_and_sync(srv);
+    }
     if save_due(srv, request) {
         if let Err(e) = save_before_exit(srv) {
             if request.force {

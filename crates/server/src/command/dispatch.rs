@@ -491,6 +491,47 @@ fn account(
     }
 }
 
+// ---- Loading the AOF ---------------------------------------------------------------------
+
+/// Runs a command read from the AOF on the loader's fake client, inside the loader's
+/// exclusive transaction: no client checks (the file is trusted as Redis trusts it), and
+/// nothing reaches the propagation point or the statistics. A command with a wrong arity
+/// is skipped; handler errors are ignored, as Redis ignores them.
+pub fn run_loaded(
+    srv: &Server,
+    client: &mut Client,
+    reply: &mut ReplyBuf,
+    txn: &mut Txn<'_>,
+    args: &[&[u8]],
+) {
+    let mut base = Vec::new();
+    let mut ranges = Vec::with_capacity(args.len());
+    for a in args {
+        let start = base.len();
+        base.extend_from_slice(a);
+        ranges.push(start..base.len());
+    }
+    let argv = Argv::new(&base, &ranges);
+    let Ok(entry) = resolve(srv, argv) else {
+        return;
+    };
+    txn.db = client.db;
+    txn.writes = true;
+    txn.loading = true;
+    let mut ctx = Ctx {
+        srv,
+        client,
+        reply,
+        txn,
+        cmd: entry,
+    };
+    let _ = (entry.spec.handler)(&mut ctx, argv);
+    txn.loading = false;
+    let fx = std::mem::take(&mut txn.effects);
+    srv.stats.add(|c| &c.expired_keys, fx.expired);
+    txn.release_shards();
+}
+
 // ---- MULTI / EXEC ------------------------------------------------------------------------
 
 /// EXEC: runs the queued commands atomically. Called by the EXEC handler, since it needs

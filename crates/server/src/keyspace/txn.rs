@@ -179,6 +179,9 @@ pub struct Txn<'a> {
     lfu: Option<access::Lfu>,
     /// True on a replica: keys are never deleted because of time, only hidden.
     pub replica: bool,
+    /// Loading the AOF: time stands still, as in Redis's loader. Expired keys stay visible
+    /// and are not deleted (the file's own commands decide what happens to them).
+    pub loading: bool,
     /// The command may write: every shard it locks is offered to an active snapshot first.
     /// Mutating methods offer their shard even when this is false (lazy expiry in a read).
     pub writes: bool,
@@ -219,6 +222,7 @@ impl<'a> Txn<'a> {
             },
             lfu: ks.access.lfu(),
             replica: false,
+            loading: false,
             writes: false,
             exclude_targets: 0,
             effects: Effects::default(),
@@ -375,6 +379,7 @@ impl<'a> Txn<'a> {
         };
         match state {
             Found::Live => {}
+            Found::Expired if self.loading => {}
             Found::Expired if !self.replica => {
                 self.expire_now(db, key);
                 return self.missed(mode, db, key);

@@ -25,6 +25,8 @@ pub struct Loaded {
     pub empty_keys_skipped: u64,
     /// The replication aux fields, if the file has them: (repl-id, repl-offset, repl-stream-db).
     pub repl: Option<(String, i64, i64)>,
+    /// Bytes of the stream the image took (an AOF may go on after it).
+    pub bytes_read: u64,
 }
 
 /// Loads an RDB stream into the keyspace (which the caller has emptied, or merges into).
@@ -98,6 +100,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     }
     out.repl = aux.complete();
     out.empty_keys_skipped = reader.empty_keys_skipped();
+    out.bytes_read = reader.offset();
     Ok(out)
 }
 
@@ -154,6 +157,10 @@ impl AuxRepl {
 /// Loads `dbfilename` at start-up, if it exists, logging as Redis does. `Ok(None)` if there
 /// is no file.
 pub fn load_at_startup(srv: &Server) -> Result<Option<Loaded>, String> {
+    if srv.cfg().appendonly {
+        // The AOF wins over the RDB file, as in Redis.
+        return super::aof::load::at_startup(srv).map(|_| None);
+    }
     let path = srv.cfg().dbfilename.clone();
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,

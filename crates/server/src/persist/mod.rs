@@ -4,8 +4,10 @@
 //! - [`codec`]: keyspace values to and from the codec's values;
 //! - [`save`]: writing files, synchronously or from a snapshot;
 //! - [`load`]: reading a file into the keyspace;
+//! - [`aof`]: the append only file;
 //! - [`RdbState`]: what INFO persistence, LASTSAVE and the save points need to know.
 
+pub mod aof;
 pub mod codec;
 pub mod load;
 pub mod save;

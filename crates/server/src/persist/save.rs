@@ -36,6 +36,8 @@ pub struct SaveHeader {
     /// `rdb-key-save-delay`: microseconds a background save waits per key (tests use it to
     /// make a save last).
     key_delay_us: i64,
+    /// The image is an AOF base (the `aof-base` aux field says so).
+    aof_base: bool,
 }
 
 fn delay_per_key(delay_us: i64, keys: usize) {
@@ -70,7 +72,14 @@ impl SaveHeader {
             meta: MetaPolicy::from_config(&cfg, now_ms),
             dbs,
             key_delay_us: cfg.rdb_key_save_delay,
+            aof_base: false,
         }
+    }
+
+    /// Marks the image as the base of an AOF.
+    pub fn for_aof_base(mut self) -> SaveHeader {
+        self.aof_base = true;
+        self
     }
 
     fn start<W: Write>(&self, sink: W) -> rudis_rdb::Result<Writer<W>> {
@@ -81,7 +90,7 @@ impl SaveHeader {
             ctime_secs: self.ctime_secs,
             used_mem_bytes: self.used_mem_bytes,
             replication: None,
-            aof_base: false,
+            aof_base: self.aof_base,
         })?;
         Ok(w)
     }

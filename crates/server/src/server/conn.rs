@@ -378,6 +378,8 @@ impl Connection {
         if self.reply.is_empty() {
             return Ok(());
         }
+        // What the replies acknowledge reaches the AOF first.
+        srv.aof.before_reply(srv);
         srv.stats
             .add(|c| &c.net_output_bytes, self.reply.len() as u64);
         srv.stats.add(|c| &c.io_writes, 1);

@@ -53,6 +53,7 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
     }
     if !srv.state.loading.load(Ordering::Relaxed) {
         crate::persist::save::cron(srv);
+        crate::persist::aof::cron(srv);
     }
     close_idle_clients(srv, now);
     srv.migrate_sockets.close_idle(now / 1000);

@@ -147,6 +147,8 @@ pub struct Server {
     pub rdb: crate::persist::RdbState,
     /// Connections MIGRATE keeps open to its targets.
     pub migrate_sockets: crate::cmd::keys::migrate::SocketCache,
+    /// The append only file.
+    pub aof: crate::persist::aof::Aof,
     /// This server's own `Arc`, for work handed to other threads (BGSAVE).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
     shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
@@ -182,6 +184,7 @@ impl Server {
             tcp_port: AtomicU64::new(port),
             rdb: Default::default(),
             migrate_sockets: Default::default(),
+            aof: Default::default(),
             me: std::sync::OnceLock::new(),
             shutdown_tx,
         };

@@ -42,7 +42,6 @@ pub fn persistence(srv: &Server, out: &mut String) {
     let state = &srv.state;
     let loading = state.loading.load(Ordering::Relaxed);
     let bgsave_failed = state.bgsave_failed.load(Ordering::Relaxed);
-    let aof_enabled = srv.cfg().appendonly;
     field(out, "loading", yes(loading));
     field(out, "async_loading", 0);
     save_progress(srv, out);
@@ -93,30 +92,7 @@ pub fn persistence(srv: &Server, out: &mut String) {
         "rdb_last_load_keys_loaded",
         rdb.last_load_keys_loaded.load(Ordering::Relaxed),
     );
-    field(out, "aof_enabled", yes(aof_enabled));
-    field(out, "aof_rewrite_in_progress", 0);
-    field(out, "aof_rewrite_scheduled", 0);
-    field(out, "aof_last_rewrite_time_sec", -1);
-    field(out, "aof_current_rewrite_time_sec", -1);
-    field(out, "aof_last_bgrewrite_status", "ok");
-    field(out, "aof_rewrites", 0);
-    field(out, "aof_rewrites_consecutive_failures", 0);
-    field(out, "aof_last_write_status", "ok");
-    field(out, "aof_last_cow_size", 0);
-    field(out, "module_fork_in_progress", 0);
-    field(out, "module_fork_last_cow_size", 0);
-    if aof_enabled {
-        for name in [
-            "aof_current_size",
-            "aof_base_size",
-            "aof_pending_rewrite",
-            "aof_buffer_length",
-            "aof_pending_bio_fsync",
-            "aof_delayed_fsync",
-        ] {
-            field(out, name, 0);
-        }
-    }
+    crate::persist::aof::info(srv, out);
     if loading {
         loading_progress(out);
     }
