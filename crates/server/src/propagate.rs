@@ -92,6 +92,16 @@ impl Propagator {
         }
     }
 
+    /// Forgets the selected database of the sinks of `targets` (a new replica's stream
+    /// starts with a SELECT).
+    pub fn reset_selected_db_for(&self, targets: u8) {
+        for s in self.sinks.lock().iter_mut() {
+            if s.targets & targets != 0 {
+                s.selected_db = None;
+            }
+        }
+    }
+
     /// Forgets every sink's selected database (each must see a SELECT first).
     pub fn reset_selected_db(&self) {
         for s in self.sinks.lock().iter_mut() {

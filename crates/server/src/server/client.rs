@@ -338,6 +338,10 @@ pub struct Client {
     /// Indexes of the running command's arguments that must never be logged (passwords):
     /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
     pub redacted_args: Vec<usize>,
+    /// What this connection told us in REPLCONF, if it is a replica-to-be.
+    pub replica_hello: crate::replication::primary::Hello,
+    /// Set by SYNC/PSYNC: the connection becomes a replica's stream.
+    pub repl_handoff: Option<crate::replication::primary::Handoff>,
 }
 
 impl Client {
@@ -367,6 +371,8 @@ impl Client {
             pushed: Vec::new(),
             still_blocked: false,
             redacted_args: Vec::new(),
+            replica_hello: Default::default(),
+            repl_handoff: None,
         }
     }
 
