@@ -147,6 +147,12 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if (is_write || spec.name == "ping") && !client.is_master && disk_error(srv) {
         return Err(MISCONF.into());
     }
+    if is_write && !client.is_master {
+        crate::replication::check_write_allowed(srv)?;
+    }
+    if !spec.has(flag::STALE) {
+        crate::replication::check_stale_allowed(srv)?;
+    }
     let touches_keys = spec.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0;
     if touches_keys && client.info.has_flag(cflag::MONITOR | cflag::REPLICA) {
         return Err("ERR Replica can't interact with the keyspace".into());
@@ -336,6 +342,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     txn.writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
     if client.is_master {
         txn.exclude_targets = crate::propagate::target::REPLICAS;
+        txn.from_master = true;
     }
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     let ready = commit(srv, &mut txn, entry, argv, 0, false);
@@ -481,6 +488,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) -> Result<(
     let now_ms = unix_us() / 1000;
     let mut txn = open_exec_txn(srv, client, &queued, now_ms);
     txn.replica = srv.keeps_expired_keys();
+    txn.from_master = client.is_master;
     if crate::cmd::transaction::watch_broken(srv, client, &mut txn) {
         drop(txn);
         crate::cmd::transaction::unwatch_all(srv, client);

@@ -174,6 +174,9 @@ pub struct Txn<'a> {
     pub lru_clock: u32,
     /// True on a replica: keys are never deleted because of time, only hidden.
     pub replica: bool,
+    /// True for the master's stream on a replica: expired keys are still there, as the
+    /// master sees them (its DEL is what removes them).
+    pub from_master: bool,
     /// The command may write: every shard it locks is offered to an active snapshot first.
     /// Mutating methods offer their shard even when this is false (lazy expiry in a read).
     pub writes: bool,
@@ -210,6 +213,7 @@ impl<'a> Txn<'a> {
             now_ms,
             lru_clock: lru_clock_at(now_ms),
             replica: false,
+            from_master: false,
             writes: false,
             exclude_targets: 0,
             effects: Effects::default(),
@@ -366,6 +370,7 @@ impl<'a> Txn<'a> {
         };
         match state {
             Found::Live => {}
+            Found::Expired if self.from_master => {}
             Found::Expired if !self.replica => {
                 self.expire_now(db, key);
                 return self.missed(mode, db, key);

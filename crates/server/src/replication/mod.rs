@@ -161,6 +161,39 @@ impl Replication {
     }
 }
 
+/// `min-replicas-to-write`: a master refuses writes while fewer replicas are good.
+pub fn check_write_allowed(srv: &Server) -> Result<(), crate::command::error::CmdError> {
+    let cfg = srv.cfg();
+    if cfg.min_replicas_to_write == 0 || cfg.min_replicas_max_lag == 0 {
+        return Ok(());
+    }
+    if srv.state.replica.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let good = srv.replication.good_replicas(cfg.min_replicas_max_lag);
+    if (good as i64) < cfg.min_replicas_to_write {
+        return Err("NOREPLICAS Not enough good replicas to write.".into());
+    }
+    Ok(())
+}
+
+/// `replica-serve-stale-data no`: while the link is down, only commands flagged `stale`.
+pub fn check_stale_allowed(srv: &Server) -> Result<(), crate::command::error::CmdError> {
+    if !srv.state.replica.load(Ordering::Relaxed) || srv.cfg().replica_serve_stale_data {
+        return Ok(());
+    }
+    let up = srv
+        .replication
+        .link
+        .lock()
+        .as_ref()
+        .is_some_and(|l| l.state == LinkState::Connected);
+    if up {
+        return Ok(());
+    }
+    Err("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".into())
+}
+
 /// Feeds the propagated stream into the replication stream, while this server is a master
 /// (a replica's sub-replicas get its master's bytes instead).
 struct StreamSink {
