@@ -324,11 +324,15 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     let started_us = unix_us();
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
+    let writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
     let mut txn = match access_of(entry) {
         Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
         Access::None => Txn::detached(ks, client.db, now_ms),
         Access::Keys => {
             let mut txn = Txn::shared(ks, client.db, now_ms);
+            // Before locking: a snapshot must get each shard a write may change as it was
+            // before, and locking is where a writing transaction hands them over.
+            txn.writes = writes;
             let db = client.db;
             txn.lock_keys(
                 key_positions(entry.spec, argv)
@@ -339,7 +343,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
         }
     };
     txn.replica = srv.keeps_expired_keys();
-    txn.writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
+    txn.writes = writes;
     if client.is_master {
         txn.exclude_targets = crate::propagate::target::REPLICAS;
         txn.from_master = true;

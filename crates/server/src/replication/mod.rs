@@ -63,8 +63,10 @@ pub struct ReplicaEntry {
 pub enum LinkState {
     /// Must connect (or reconnect).
     Connect,
-    /// Connecting or in the handshake.
+    /// Connecting.
     Connecting,
+    /// Connected, in the handshake (up to the reply to PSYNC).
+    Handshake,
     /// Receiving the RDB.
     Transfer,
     /// Applying the stream.
@@ -77,6 +79,7 @@ impl LinkState {
         match self {
             LinkState::Connect => "connect",
             LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
             LinkState::Transfer => "sync",
             LinkState::Connected => "connected",
         }

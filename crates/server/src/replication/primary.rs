@@ -135,7 +135,9 @@ async fn serve_replica(
         }
         None => {
             let diskless = srv.cfg().repl_diskless_sync && hello.capa_eof;
-            let from = full_sync(srv, socket, client, entry, diskless).await?;
+            // The old SYNC gets the file alone, without `+FULLRESYNC`.
+            let announce = matches!(handoff, Handoff::Psync { .. });
+            let from = full_sync(srv, socket, client, entry, diskless, announce).await?;
             (from, diskless)
         }
     };
@@ -182,6 +184,7 @@ async fn full_sync(
     client: &Client,
     entry: &ReplicaEntry,
     diskless: bool,
+    announce: bool,
 ) -> Result<i64, Closed> {
     let r = &srv.replication;
     r.sync_full.fetch_add(1, Ordering::Relaxed);
@@ -197,13 +200,13 @@ async fn full_sync(
     ensure_backlog(srv);
     if diskless {
         let delay_s = srv.cfg().repl_diskless_sync_delay.max(0) as u64;
-        sleep_unless_killed(client, Duration::from_secs(delay_s)).await?;
+        wait_keeping_alive(srv, socket, client, Duration::from_secs(delay_s)).await?;
     }
     let (snap, header, offset) = loop {
         if let Some(begun) = begin_snapshot(srv, client.id()) {
             break begun;
         }
-        sleep_unless_killed(client, Duration::from_millis(20)).await?;
+        wait_keeping_alive(srv, socket, client, Duration::from_millis(20)).await?;
     };
     let (replid, _) = srv.repl.ids();
     log::write_line(
@@ -213,8 +216,10 @@ async fn full_sync(
             if diskless { "replicas sockets" } else { "disk" }
         ),
     );
-    let line = format!("+FULLRESYNC {replid} {offset}\r\n");
-    socket.write_all(line.as_bytes()).await.map_err(io)?;
+    if announce {
+        let line = format!("+FULLRESYNC {replid} {offset}\r\n");
+        socket.write_all(line.as_bytes()).await.map_err(io)?;
+    }
     let srv_arc = srv.arc();
     if diskless {
         let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
@@ -234,15 +239,28 @@ async fn full_sync(
     Ok(offset)
 }
 
-async fn sleep_unless_killed(client: &Client, d: Duration) -> Result<(), Closed> {
+/// Waits `d` (a diskless sync's delay, or for the snapshot machinery), sending the replica
+/// a newline every second so its link does not time out, as Redis does.
+async fn wait_keeping_alive(
+    srv: &Server,
+    socket: &mut ClientSocket,
+    client: &Client,
+    d: Duration,
+) -> Result<(), Closed> {
     let deadline = tokio::time::Instant::now() + d;
     while tokio::time::Instant::now() < deadline {
         if client.info.is_killed() {
             return Err("killed".into());
         }
+        let tick = tokio::time::Instant::now() + Duration::from_millis(100);
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + Duration::from_millis(100))) => {}
+            _ = tokio::time::sleep_until(deadline.min(tick)) => {}
             _ = client.info.wake.wait() => {}
+        }
+        let now_ms = unix_ms();
+        if now_ms / 1000 != client.info.last_interaction_ms.load(Ordering::Relaxed) / 1000 {
+            client.info.last_interaction_ms.store(now_ms, Ordering::Relaxed);
+            send(srv, socket, client, b"\n", None).await?;
         }
     }
     if client.info.is_killed() {
@@ -287,7 +305,7 @@ fn spawn_snapshot(
     snap: Arc<crate::keyspace::snapshot::ActiveSnapshot>,
     header: SaveHeader,
     target: Target,
-) -> tokio::sync::oneshot::Receiver<Result<(), String>> {
+) -> tokio::sync::oneshot::Receiver<Result<Option<std::fs::File>, String>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let keeper = srv.clone();
     let spawned = std::thread::Builder::new()
@@ -302,10 +320,14 @@ fn spawn_snapshot(
                     let r = save::write_file(&path, &tmp, |sink| {
                         save::write_snapshot(&srv.keyspace, &snap, &header, &cancel, sink)
                     });
-                    if r.is_ok() {
+                    // Opened before the snapshot ends, so a later save cannot replace the
+                    // file this replica is sent.
+                    r.and_then(|()| {
                         srv.rdb.saved(&srv, dirty);
-                    }
-                    r
+                        std::fs::File::open(&path)
+                            .map(Some)
+                            .map_err(|e| format!("opening {path}: {e}"))
+                    })
                 }
                 Target::Channel(chan) => {
                     let sink = ChannelWriter {
@@ -319,7 +341,7 @@ fn spawn_snapshot(
                                 source: e,
                             })
                         })
-                        .map(|_| ())
+                        .map(|_| None)
                         .map_err(|e| e.to_string())
                 }
             };
@@ -366,7 +388,7 @@ async fn send_diskless(
     client: &Client,
     entry: &ReplicaEntry,
     mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    done: tokio::sync::oneshot::Receiver<Result<(), String>>,
+    done: tokio::sync::oneshot::Receiver<Result<Option<std::fs::File>, String>>,
 ) -> Result<(), Closed> {
     let mark = crate::server::random_hex(super::wire::ID_LEN);
     let head = format!("$EOF:{mark}\r\n");
@@ -376,7 +398,7 @@ async fn send_diskless(
         send(srv, socket, client, &chunk, None).await?;
     }
     match done.await {
-        Ok(Ok(())) => {}
+        Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(format!("snapshot failed: {e}")),
         Err(_) => return Err("snapshot thread failed".into()),
     }
@@ -389,7 +411,7 @@ async fn send_file(
     socket: &mut ClientSocket,
     client: &Client,
     entry: &ReplicaEntry,
-    done: tokio::sync::oneshot::Receiver<Result<(), String>>,
+    done: tokio::sync::oneshot::Receiver<Result<Option<std::fs::File>, String>>,
 ) -> Result<(), Closed> {
     // Newlines keep the replica's link alive while the file is written, as Redis does.
     let mut done = done;
@@ -404,13 +426,12 @@ async fn send_file(
             }
         }
     };
-    match result {
-        Ok(Ok(())) => {}
+    let mut file = match result {
+        Ok(Ok(Some(file))) => file,
+        Ok(Ok(None)) => return Err("no file to send".into()),
         Ok(Err(e)) => return Err(format!("BGSAVE for replication failed: {e}")),
         Err(_) => return Err("snapshot thread failed".into()),
-    }
-    let path = srv.cfg().dbfilename.clone();
-    let mut file = std::fs::File::open(&path).map_err(|e| format!("opening {path}: {e}"))?;
+    };
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     entry.state.store(replica_state::SEND_BULK, Ordering::Relaxed);
     send(srv, socket, client, format!("${len}\r\n").as_bytes(), None).await?;

@@ -47,7 +47,10 @@ pub fn start_link(srv: &Server, host: String, port: u16) {
         transfer_start_ms: 0,
         socket: None,
     });
-    srv.state.replica.store(true, Ordering::Release);
+    let was_replica = srv.state.replica.swap(true, Ordering::AcqRel);
+    if !was_replica {
+        unblock_all(srv);
+    }
     let owned = srv.arc();
     let spawned = std::thread::Builder::new()
         .name("repl-link".into())
@@ -57,6 +60,17 @@ pub fn start_link(srv: &Server, host: String, port: u16) {
             Verbosity::Warning,
             &format!("Can't start the replication link: {e}"),
         );
+    }
+}
+
+/// Clients blocked on keys are released with an error when a master becomes a replica:
+/// their keys now change only by the master's will (as Redis does).
+fn unblock_all(srv: &Server) {
+    const REPLY: &[u8] = b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n";
+    for w in srv.blocked.all() {
+        if !w.keys.is_empty() {
+            w.finish(crate::keyspace::blocking::WaitState::Served(REPLY.to_vec()));
+        }
     }
 }
 
@@ -139,7 +153,10 @@ fn session(srv: &Server, generation: u64) -> Result<(), String> {
     let timeout = Duration::from_secs(srv.cfg().repl_timeout.max(1) as u64);
     let stream = connect(&host, port, timeout)?;
     let handle = stream.try_clone().map_err(|e| e.to_string())?;
-    with_link(srv, generation, |l| l.socket = Some(handle));
+    with_link(srv, generation, |l| {
+        l.socket = Some(handle);
+        l.state = LinkState::Handshake;
+    });
     let mut io = LinkIo::new(stream, srv, generation)?;
     log::write_line(
         Verbosity::Notice,
