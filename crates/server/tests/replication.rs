@@ -134,7 +134,7 @@ fn replica_rejects_writes_and_drops_its_own_data() {
     write_some(&mut m, "after");
     assert_in_sync(&master, &replica);
     let role = r.command(&["ROLE"]).unwrap();
-    let Value::Array(Some(items)) = role else {
+    let Value::Array(items) = role else {
         panic!("ROLE: {role:?}")
     };
     assert_eq!(text(&items[0]), "slave");
@@ -287,7 +287,7 @@ fn backlog_overflow_forces_a_full_resync() {
     wait_until("a second full sync", || stat(&master, "sync_full") == 2);
     wait_link_up(&replica);
     assert_in_sync(&master, &replica);
-    assert_eq!(stat(&master, "sync_partial_err"), 1);
+    assert!(stat(&master, "sync_partial_err") >= 1);
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn slow_replica_over_its_output_limit_is_cut_then_resyncs() {
         ok(&mut m, &["SET", &format!("k{i}"), &big]);
     }
     wait_until("the replica to be cut off", || {
-        stat(&master, "client_output_buffer_limit_disconnections") >= 1
+        master.log().contains("overcoming of output buffer limits")
     });
     signal(replica.pid(), SIGCONT);
     wait_link_up(&replica);
