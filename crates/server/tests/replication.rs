@@ -63,7 +63,10 @@ fn redis() -> ServerProcess {
 
 fn attach(replica: &ServerProcess, master: &ServerProcess) {
     let mut c = replica.conn();
-    ok(&mut c, &["REPLICAOF", "127.0.0.1", &master.port.to_string()]);
+    ok(
+        &mut c,
+        &["REPLICAOF", "127.0.0.1", &master.port.to_string()],
+    );
     wait_link_up(replica);
 }
 
@@ -244,7 +247,10 @@ fn chain_replicates_the_same_stream() {
     write_some(&mut master.conn(), "chain");
     assert_in_sync(&master, &leaf);
     let id = info_field(&mut master.conn(), "replication", "master_replid");
-    assert_eq!(info_field(&mut leaf.conn(), "replication", "master_replid"), id);
+    assert_eq!(
+        info_field(&mut leaf.conn(), "replication", "master_replid"),
+        id
+    );
 }
 
 #[test]
@@ -361,7 +367,10 @@ fn values_of_100_mb_replicate() {
     m.send_bytes(&[b"SET", b"big-after", &big]);
     assert_eq!(text(&m.read_reply().unwrap().0), "OK");
     assert_in_sync(&master, &replica);
-    assert_eq!(cmd(&mut replica.conn(), &["STRLEN", "big-after"]), (100 << 20).to_string());
+    assert_eq!(
+        cmd(&mut replica.conn(), &["STRLEN", "big-after"]),
+        (100 << 20).to_string()
+    );
 }
 
 #[test]

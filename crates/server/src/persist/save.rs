@@ -84,11 +84,14 @@ impl SaveHeader {
             redis_bits: 64,
             ctime_secs: self.ctime_secs,
             used_mem_bytes: self.used_mem_bytes,
-            replication: self.replication.as_ref().map(|(id, offset, db)| ReplicationAux {
-                stream_db: *db,
-                id,
-                offset: *offset,
-            }),
+            replication: self
+                .replication
+                .as_ref()
+                .map(|(id, offset, db)| ReplicationAux {
+                    stream_db: *db,
+                    id,
+                    offset: *offset,
+                }),
             aof_base: false,
         })?;
         Ok(w)

@@ -246,7 +246,8 @@ pub fn restore_from_rdb(srv: &Server, repl: Option<&(String, i64, i64)>) {
     ensure_backlog(srv);
     r.stream.reset_to(*offset);
     if srv.state.replica.load(Ordering::Relaxed) {
-        srv.repl.set_ids(id.clone(), crate::server::replid::NO_REPLID.to_string(), -1);
+        srv.repl
+            .set_ids(id.clone(), crate::server::replid::NO_REPLID.to_string(), -1);
         r.master_db.store(*db, Ordering::Relaxed);
         r.has_history.store(true, Ordering::Relaxed);
     } else {

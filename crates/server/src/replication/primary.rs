@@ -258,8 +258,15 @@ async fn wait_keeping_alive(
             _ = client.info.wake.wait() => {}
         }
         let now_ms = unix_ms();
-        if now_ms / 1000 != client.info.last_interaction_ms.load(Ordering::Relaxed) / 1000 {
-            client.info.last_interaction_ms.store(now_ms, Ordering::Relaxed);
+        // A server busy with a command holding everything sends no keepalive, as Redis,
+        // whose event loop is then blocked, sends none.
+        let second_changed =
+            now_ms / 1000 != client.info.last_interaction_ms.load(Ordering::Relaxed) / 1000;
+        if second_changed && srv.keyspace.is_idle_enough() {
+            client
+                .info
+                .last_interaction_ms
+                .store(now_ms, Ordering::Relaxed);
             send(srv, socket, client, b"\n", None).await?;
         }
     }
@@ -274,7 +281,11 @@ async fn wait_keeping_alive(
 fn begin_snapshot(
     srv: &Server,
     id: u64,
-) -> Option<(Arc<crate::keyspace::snapshot::ActiveSnapshot>, SaveHeader, i64)> {
+) -> Option<(
+    Arc<crate::keyspace::snapshot::ActiveSnapshot>,
+    SaveHeader,
+    i64,
+)> {
     if srv.rdb.bgsave_running.load(Ordering::Acquire) || srv.keyspace.snapshots.is_active() {
         return None;
     }
@@ -392,7 +403,9 @@ async fn send_diskless(
 ) -> Result<(), Closed> {
     let mark = crate::server::random_hex(super::wire::ID_LEN);
     let head = format!("$EOF:{mark}\r\n");
-    entry.state.store(replica_state::WAIT_BGSAVE, Ordering::Relaxed);
+    entry
+        .state
+        .store(replica_state::WAIT_BGSAVE, Ordering::Relaxed);
     send(srv, socket, client, head.as_bytes(), None).await?;
     while let Some(chunk) = rx.recv().await {
         send(srv, socket, client, &chunk, None).await?;
@@ -433,7 +446,9 @@ async fn send_file(
         Err(_) => return Err("snapshot thread failed".into()),
     };
     let len = file.metadata().map_err(|e| e.to_string())?.len();
-    entry.state.store(replica_state::SEND_BULK, Ordering::Relaxed);
+    entry
+        .state
+        .store(replica_state::SEND_BULK, Ordering::Relaxed);
     send(srv, socket, client, format!("${len}\r\n").as_bytes(), None).await?;
     let mut buf = vec![0u8; TRANSFER_CHUNK_BYTES];
     let mut left = len;
@@ -579,7 +594,10 @@ async fn stream_to(
 fn check_timeout(srv: &Server, entry: &ReplicaEntry) -> Result<(), ()> {
     let timeout_ms = srv.cfg().repl_timeout * 1000;
     if unix_ms() - entry.ack_ms.load(Ordering::Relaxed) > timeout_ms {
-        log::write_line(Verbosity::Warning, "Disconnecting timedout replica (streaming sync)");
+        log::write_line(
+            Verbosity::Warning,
+            "Disconnecting timedout replica (streaming sync)",
+        );
         return Err(());
     }
     Ok(())
@@ -639,7 +657,7 @@ pub fn cron(srv: &Server, tick: u64) {
     let cfg = srv.cfg();
     let period = cfg.repl_ping_replica_period.max(1) as u64;
     let count = r.replica_count();
-    if count > 0 && tick % period == 0 {
+    if count > 0 && tick % period == 0 && srv.keyspace.is_idle_enough() {
         r.stream.feed(PING);
     }
     let ttl_s = cfg.repl_backlog_ttl;

@@ -158,10 +158,7 @@ fn session(srv: &Server, generation: u64) -> Result<(), String> {
         l.state = LinkState::Handshake;
     });
     let mut io = LinkIo::new(stream, srv, generation)?;
-    log::write_line(
-        Verbosity::Notice,
-        "MASTER <-> REPLICA sync started",
-    );
+    log::write_line(Verbosity::Notice, "MASTER <-> REPLICA sync started");
     handshake(srv, &mut io)?;
     let reply = psync(srv, &mut io)?;
     match reply {
@@ -173,7 +170,11 @@ fn session(srv: &Server, generation: u64) -> Result<(), String> {
             receive_and_load(srv, &mut io, &replid, offset)?;
         }
         PsyncReply::Continue { replid } => continue_from(srv, replid),
-        PsyncReply::TryLater(e) => return Err(format!("Master is currently unable to PSYNC but should be in the future: {e}")),
+        PsyncReply::TryLater(e) => {
+            return Err(format!(
+                "Master is currently unable to PSYNC but should be in the future: {e}"
+            ))
+        }
         PsyncReply::Error(e) => return Err(format!("Unexpected reply to PSYNC from master: {e}")),
     }
     apply_stream(srv, &mut io, &host, port)
@@ -247,9 +248,7 @@ impl<'a> LinkIo<'a> {
         };
         self.buf.truncate(old + n);
         if n > 0 {
-            self.srv
-                .stats
-                .add(|c| &c.net_repl_input_bytes, n as u64);
+            self.srv.stats.add(|c| &c.net_repl_input_bytes, n as u64);
             with_link(self.srv, self.generation, |l| l.last_io_ms = unix_ms());
         }
         Ok(n > 0)
@@ -330,7 +329,11 @@ fn handshake(srv: &Server, io: &mut LinkIo) -> Result<(), String> {
     let reply = io.command(&[b"REPLCONF", b"listening-port", port.as_bytes()])?;
     note_replconf_error(&reply, "listening-port");
     if !cfg.replica_announce_ip.is_empty() {
-        let reply = io.command(&[b"REPLCONF", b"ip-address", cfg.replica_announce_ip.as_bytes()])?;
+        let reply = io.command(&[
+            b"REPLCONF",
+            b"ip-address",
+            cfg.replica_announce_ip.as_bytes(),
+        ])?;
         note_replconf_error(&reply, "ip-address");
     }
     let reply = io.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
@@ -387,7 +390,12 @@ fn continue_from(srv: &Server, replid: Option<String>) {
 }
 
 /// Receives the RDB into a temporary file, then replaces our dataset with it.
-fn receive_and_load(srv: &Server, io: &mut LinkIo, replid: &str, offset: i64) -> Result<(), String> {
+fn receive_and_load(
+    srv: &Server,
+    io: &mut LinkIo,
+    replid: &str,
+    offset: i64,
+) -> Result<(), String> {
     let header = wire::parse_bulk_header(&io.reply_line()?)?;
     let size = match &header {
         BulkHeader::Length(n) => *n as i64,
@@ -403,7 +411,11 @@ fn receive_and_load(srv: &Server, io: &mut LinkIo, replid: &str, offset: i64) ->
         Verbosity::Notice,
         &format!(
             "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
-            if size < 0 { "streamed".to_string() } else { size.to_string() }
+            if size < 0 {
+                "streamed".to_string()
+            } else {
+                size.to_string()
+            }
         ),
     );
     let tmp = format!("temp-{}.{}.rdb", unix_ms() / 1000, std::process::id());
@@ -415,7 +427,12 @@ fn receive_and_load(srv: &Server, io: &mut LinkIo, replid: &str, offset: i64) ->
     load_received(srv, &tmp, replid, offset)
 }
 
-fn receive_to_file(srv: &Server, io: &mut LinkIo, header: &BulkHeader, tmp: &str) -> Result<(), String> {
+fn receive_to_file(
+    srv: &Server,
+    io: &mut LinkIo,
+    header: &BulkHeader,
+    tmp: &str,
+) -> Result<(), String> {
     let mut file = std::io::BufWriter::with_capacity(
         1 << 16,
         std::fs::File::create(tmp).map_err(|e| {
@@ -471,14 +488,20 @@ fn receive_to_file(srv: &Server, io: &mut LinkIo, header: &BulkHeader, tmp: &str
 
 /// Flushes our data, moves the received file over `dbfilename` and loads it.
 fn load_received(srv: &Server, tmp: &str, replid: &str, offset: i64) -> Result<(), String> {
-    log::write_line(Verbosity::Notice, "MASTER <-> REPLICA sync: Flushing old data");
+    log::write_line(
+        Verbosity::Notice,
+        "MASTER <-> REPLICA sync: Flushing old data",
+    );
     super::disconnect_replicas(srv);
     flush_all(srv);
     let path = srv.cfg().dbfilename.clone();
     std::fs::rename(tmp, &path).map_err(|e| {
         format!("Failed trying to rename the temp DB into {path} in MASTER <-> REPLICA synchronization: {e}")
     })?;
-    log::write_line(Verbosity::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
+    log::write_line(
+        Verbosity::Notice,
+        "MASTER <-> REPLICA sync: Loading DB in memory",
+    );
     srv.state.loading.store(true, Ordering::Release);
     let loaded = std::fs::File::open(&path)
         .map_err(|e| e.to_string())
@@ -495,7 +518,8 @@ fn load_received(srv: &Server, tmp: &str, replid: &str, offset: i64) -> Result<(
     let db = loaded.repl.as_ref().map_or(0, |(_, _, db)| *db);
     r.master_db.store(db, Ordering::Relaxed);
     r.has_history.store(true, Ordering::Relaxed);
-    srv.propagator.reset_selected_db_for(crate::propagate::target::REPLICAS);
+    srv.propagator
+        .reset_selected_db_for(crate::propagate::target::REPLICAS);
     log::write_line(
         Verbosity::Notice,
         "MASTER <-> REPLICA sync: Finished with success",

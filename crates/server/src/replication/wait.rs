@@ -50,7 +50,14 @@ fn int_reply(n: usize) -> Vec<u8> {
 impl Waits {
     /// Registers a WAIT and asks replicas for their offsets. With `timeout_ms` > 0, a timer
     /// answers it at the deadline.
-    pub fn add(&self, srv: &Server, waiter: Arc<Waiter>, offset: i64, wanted: usize, timeout_ms: u64) {
+    pub fn add(
+        &self,
+        srv: &Server,
+        waiter: Arc<Waiter>,
+        offset: i64,
+        wanted: usize,
+        timeout_ms: u64,
+    ) {
         self.pending.lock().push(Pending {
             waiter: waiter.clone(),
             offset,

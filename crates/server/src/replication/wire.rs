@@ -31,7 +31,9 @@ pub fn parse_psync_reply(line: &[u8]) -> Result<PsyncReply, String> {
     if let Some(rest) = text.strip_prefix("+FULLRESYNC") {
         let mut parts = rest.split_ascii_whitespace();
         let (Some(id), Some(off), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("Master replied with wrong +FULLRESYNC syntax: {text}"));
+            return Err(format!(
+                "Master replied with wrong +FULLRESYNC syntax: {text}"
+            ));
         };
         let offset = off
             .parse::<i64>()

@@ -169,9 +169,15 @@ impl Connection {
             if let Some(handoff) = client.repl_handoff.take() {
                 // SYNC/PSYNC: from now on this connection carries a replica's stream.
                 let rest = self.input.split_off(self.start);
-                return crate::replication::primary::serve(srv, &mut self.socket, rest, client, handoff)
-                    .await
-                    .map_err(|e| Closed::Io(std::io::Error::other(e)));
+                return crate::replication::primary::serve(
+                    srv,
+                    &mut self.socket,
+                    rest,
+                    client,
+                    handoff,
+                )
+                .await
+                .map_err(|e| Closed::Io(std::io::Error::other(e)));
             }
             match outcome? {
                 Progress::Paused => {

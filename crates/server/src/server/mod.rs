@@ -176,9 +176,7 @@ impl Server {
             state: RuntimeState::default(),
             run_id: random_hex(40),
             repl: replid::ReplIds::default(),
-            replication: crate::replication::Replication::new(
-                config_backlog_bytes,
-            ),
+            replication: crate::replication::Replication::new(config_backlog_bytes),
             started: Instant::now(),
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),

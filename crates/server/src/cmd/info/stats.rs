@@ -89,8 +89,16 @@ fn traffic(srv: &Server, out: &mut String) {
     field(out, "rejected_connections", rejected);
     let r = &srv.replication;
     field(out, "sync_full", r.sync_full.load(Ordering::Relaxed));
-    field(out, "sync_partial_ok", r.sync_partial_ok.load(Ordering::Relaxed));
-    field(out, "sync_partial_err", r.sync_partial_err.load(Ordering::Relaxed));
+    field(
+        out,
+        "sync_partial_ok",
+        r.sync_partial_ok.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "sync_partial_err",
+        r.sync_partial_err.load(Ordering::Relaxed),
+    );
 }
 
 fn zeros(out: &mut String, names: &[&str]) {
