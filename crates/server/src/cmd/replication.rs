@@ -166,7 +166,7 @@ fn replicaof(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 fn set_config_master(ctx: &Ctx, master: Option<(String, u16)>) {
     let _guard = ctx.srv.config_lock.lock();
     let mut cfg = (**ctx.srv.cfg()).clone();
-    cfg.replicaof.0 = master.map(|(h, p)| (h, p.into()));
+    cfg.replicaof.0 = master;
     ctx.srv.set_config(cfg);
 }
 
@@ -257,7 +257,7 @@ fn wait(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 
 /// REPLCONF option value [option value ...]
 fn replconf(ctx: &mut Ctx, argv: Argv) -> CmdResult {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(crate::command::error::SYNTAX);
     }
     let hello = &mut ctx.client.replica_hello;

@@ -351,6 +351,9 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     let ready = commit(srv, &mut txn, entry, argv, 0, false);
     drop(txn);
+    if writes && !client.is_master && srv.state.replica.load(Ordering::Relaxed) {
+        srv.replication.local_keys.note(srv, client.db, entry, argv);
+    }
     account(srv, client, entry, argv, started_us, failed);
     super::blocked::serve_ready(srv, ready);
 }

@@ -7,6 +7,7 @@
 //! - [`replica`]: the replica side: the link to a master as a state machine on its own thread
 //!   (connect, handshake, PSYNC, transfer, load, apply the stream, ACK, reconnect).
 //! - [`wait`]: WAIT, counting acknowledged offsets.
+//! - [`local_keys`]: keys a writable replica's own clients gave an expiry, which it expires.
 //!
 //! [`Replication`] holds what both sides share: the stream (whose end is
 //! `master_repl_offset`, on a master and a replica alike), the registry of attached replicas,
@@ -14,6 +15,7 @@
 //! live in `server::replid`.
 
 pub mod info;
+pub mod local_keys;
 pub mod primary;
 pub mod replica;
 pub mod stream;
@@ -121,6 +123,7 @@ pub struct Replication {
     pub no_replicas_since_ms: AtomicI64,
     sink_registered: AtomicBool,
     pub waits: wait::Waits,
+    pub local_keys: local_keys::LocalKeys,
 }
 
 impl Replication {
@@ -138,6 +141,7 @@ impl Replication {
             no_replicas_since_ms: AtomicI64::new(unix_ms()),
             sink_registered: AtomicBool::new(false),
             waits: wait::Waits::default(),
+            local_keys: Default::default(),
         }
     }
 
@@ -261,6 +265,7 @@ pub fn restore_from_rdb(srv: &Server, repl: Option<&(String, i64, i64)>) {
 pub fn before_load(srv: &Server) {
     if srv.cfg().replicaof.0.is_some() {
         srv.state.replica.store(true, Ordering::Release);
+        crate::server::log::set_role(b'S');
     }
 }
 
@@ -279,6 +284,7 @@ pub async fn cron(srv: Arc<Server>) {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         tick += 1;
         primary::cron(&srv, tick);
+        srv.replication.local_keys.expire_due(&srv);
     }
 }
 
@@ -286,6 +292,7 @@ pub async fn cron(srv: Arc<Server>) {
 /// a new id, the old one kept as the second id up to the current offset, so replicas of the
 /// old master can continue from us partially.
 pub fn promote(srv: &Server) {
+    srv.replication.local_keys.clear();
     let offset = srv.replication.offset();
     srv.repl.shift(crate::server::random_hex(40), offset + 1);
     srv.propagator.reset_selected_db_for(target::REPLICAS);

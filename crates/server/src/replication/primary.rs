@@ -657,7 +657,7 @@ pub fn cron(srv: &Server, tick: u64) {
     let cfg = srv.cfg();
     let period = cfg.repl_ping_replica_period.max(1) as u64;
     let count = r.replica_count();
-    if count > 0 && tick % period == 0 && srv.keyspace.is_idle_enough() {
+    if count > 0 && tick.is_multiple_of(period) && srv.keyspace.is_idle_enough() {
         r.stream.feed(PING);
     }
     let ttl_s = cfg.repl_backlog_ttl;

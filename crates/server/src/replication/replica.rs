@@ -48,6 +48,7 @@ pub fn start_link(srv: &Server, host: String, port: u16) {
         socket: None,
     });
     let was_replica = srv.state.replica.swap(true, Ordering::AcqRel);
+    log::set_role(b'S');
     if !was_replica {
         unblock_all(srv);
     }
@@ -81,6 +82,7 @@ pub fn stop_link(srv: &Server) {
     r.link_generation.store(generation, Ordering::Release);
     *r.link.lock() = None;
     srv.state.replica.store(false, Ordering::Release);
+    log::set_role(b'M');
 }
 
 /// Closes the current link's socket; returns the current generation.
@@ -424,6 +426,10 @@ fn receive_and_load(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    if !current(srv, io.generation) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err("the master changed".into());
+    }
     load_received(srv, &tmp, replid, offset)
 }
 
@@ -606,6 +612,9 @@ fn stream_loop(srv: &Server, io: &mut LinkIo, client: &mut Client) -> Result<(),
             return Err("MASTER timeout: no data nor PING received...".into());
         }
         apply_buffered(srv, io, client, &mut parser, &mut reply)?;
+        srv.replication
+            .master_db
+            .store(client.db as i64, Ordering::Relaxed);
         if io.fill()? {
             last_news_ms = unix_ms();
             client
@@ -636,6 +645,10 @@ fn apply_buffered(
     };
     let mut start = 0;
     while start < io.buf.len() {
+        if !current(srv, io.generation) {
+            // REPLICAOF changed the master: nothing more from this one.
+            return Err("the master changed".into());
+        }
         let buf = &io.buf[start..];
         match parser.parse(buf, &limits) {
             Ok(Parsed::Command(n)) => {
