@@ -66,6 +66,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("wait", 3, wait)
         .flags(flag::NOSCRIPT | flag::NO_KEYSPACE)
         .acl(acl::CONNECTION)
+        .tips(&["request_policy:all_shards", "response_policy:agg_min"])
         .doc(
             "generic",
             "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
