@@ -61,10 +61,10 @@ impl Propagator {
         self.active.load(Ordering::Acquire)
     }
 
-    /// Registers a consumer of `targets`. Its stream starts with a SELECT. Call it while
-    /// holding the keyspace gate exclusively (a snapshot barrier): commands skip encoding
-    /// their propagation while no sink is active, and the gate keeps any command from
-    /// straddling the moment the first sink appears.
+    /// Registers a consumer of `targets`. Its stream starts with a SELECT. Commands skip
+    /// encoding their propagation while no sink is active, so register a sink before (or at)
+    /// the snapshot barrier its stream starts from: a command that skipped encoding then
+    /// finished before the barrier, and its effect is in the snapshot.
     pub fn add_sink(&self, targets: u8, sink: Box<dyn Sink>) {
         self.sinks.lock().push(Registered {
             sink,

@@ -208,9 +208,12 @@ async fn serve_async(srv: Arc<Server>, opts: &StartOptions, workers: Arc<Workers
     }
     drop(cfg);
     tokio::spawn(watch_signals(srv.clone()));
+    crate::replication::before_load(&srv);
     if !load_data(&srv).await {
         return 1;
     }
+    crate::replication::start(&srv);
+    tokio::spawn(crate::replication::cron(srv.clone()));
     tokio::spawn(crate::server::cron::run(srv.clone()));
     log::write_line(Verbosity::Notice, "Ready to accept connections tcp");
     let mut shutdown = srv.shutdown_requested();
@@ -236,7 +239,11 @@ async fn load_data(srv: &Arc<Server>) -> bool {
         .loading
         .store(false, std::sync::atomic::Ordering::Relaxed);
     match result {
-        Ok(Ok(_)) => true,
+        Ok(Ok(loaded)) => {
+            let repl = loaded.as_ref().and_then(|l| l.repl.as_ref());
+            crate::replication::restore_from_rdb(srv, repl);
+            true
+        }
         Ok(Err(message)) => {
             log::write_line(Verbosity::Warning, &message);
             false

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod list;
 pub mod persist;
 pub mod pubsub;
+pub mod replication;
 pub mod scan;
 pub mod set;
 pub mod sort;
@@ -48,6 +49,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         list::COMMANDS,
         persist::COMMANDS,
         pubsub::COMMANDS,
+        replication::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,
         string::COMMANDS,

@@ -160,6 +160,12 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if (is_write || spec.name == "ping") && !client.is_master && disk_error(srv) {
         return Err(MISCONF.into());
     }
+    if is_write && !client.is_master {
+        crate::replication::check_write_allowed(srv)?;
+    }
+    if !spec.has(flag::STALE) {
+        crate::replication::check_stale_allowed(srv)?;
+    }
     let touches_keys = spec.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0;
     if touches_keys && client.info.has_flag(cflag::MONITOR | cflag::REPLICA) {
         return Err("ERR Replica can't interact with the keyspace".into());
@@ -336,6 +342,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     let started_us = client.batch_clock_us.unwrap_or_else(unix_us);
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
+    let writes = writes_of(entry);
     let mut txn = match access_of(entry) {
         Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
         Access::None => Txn::detached(ks, client.db, now_ms),
@@ -343,7 +350,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
             let mut txn = Txn::shared(ks, client.db, now_ms);
             // Before locking: a write command's shards go to a running snapshot as they
             // are locked, whatever the handler then changes in place.
-            txn.writes = writes_of(entry);
+            txn.writes = writes;
             let db = client.db;
             txn.lock_keys(
                 key_positions(entry.spec, argv)
@@ -354,13 +361,17 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
         }
     };
     txn.replica = srv.keeps_expired_keys();
-    txn.writes = writes_of(entry);
+    txn.writes = writes;
     if client.is_master {
         txn.exclude_targets = crate::propagate::target::REPLICAS;
+        txn.from_master = true;
     }
     let failed = invoke(srv, client, reply, &mut txn, entry, argv);
     let ready = commit(srv, &mut txn, entry, argv, 0, false);
     drop(txn);
+    if writes && !client.is_master && srv.state.replica.load(Ordering::Relaxed) {
+        srv.replication.local_keys.note(srv, client.db, entry, argv);
+    }
     account(srv, client, entry, argv, started_us, failed);
     super::blocked::serve_ready(srv, ready);
 }
@@ -405,8 +416,8 @@ pub(super) fn commit(
     in_multi: bool,
 ) -> Vec<(usize, Vec<u8>)> {
     let fx = &mut txn.effects;
-    // With no consumer there is nothing to encode. Sinks are added at a snapshot barrier,
-    // under the exclusive keyspace gate, so no command straddles the moment one appears.
+    // With no consumer there is nothing to encode. Sinks are added before the snapshot
+    // barrier their stream starts from, so what is skipped here is in that snapshot.
     if fx.dirty > dirty_before
         && !fx.rewritten
         && srv.propagator.is_active()
@@ -550,6 +561,7 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) -> Result<(
     let now_ms = unix_us() / 1000;
     let mut txn = open_exec_txn(srv, client, &queued, now_ms);
     txn.replica = srv.keeps_expired_keys();
+    txn.from_master = client.is_master;
     if crate::cmd::transaction::watch_broken(srv, client, &mut txn) {
         drop(txn);
         crate::cmd::transaction::unwatch_all(srv, client);

@@ -133,6 +133,11 @@ impl BlockedClients {
         self.by_client.lock().remove(&client_id);
     }
 
+    /// Every blocked client's waiter.
+    pub fn all(&self) -> Vec<Arc<Waiter>> {
+        self.by_client.lock().values().cloned().collect()
+    }
+
     pub fn get(&self, client_id: u64) -> Option<Arc<Waiter>> {
         self.by_client.lock().get(&client_id).cloned()
     }

@@ -180,6 +180,11 @@ impl Keyspace {
         ks
     }
 
+    /// True unless a command holds the whole keyspace right now (DEBUG SLEEP, FLUSHALL...).
+    pub fn is_idle_enough(&self) -> bool {
+        self.gate.try_read().is_some()
+    }
+
     pub fn db_count(&self) -> usize {
         self.dbs.len()
     }

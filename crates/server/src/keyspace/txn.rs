@@ -182,6 +182,9 @@ pub struct Txn<'a> {
     /// Loading the AOF: time stands still, as in Redis's loader. Expired keys stay visible
     /// and are not deleted (the file's own commands decide what happens to them).
     pub loading: bool,
+    /// True for the master's stream on a replica: expired keys are still there, as the
+    /// master sees them (its DEL is what removes them).
+    pub from_master: bool,
     /// The command may write: every shard it locks is offered to an active snapshot first.
     /// Mutating methods offer their shard even when this is false (lazy expiry in a read).
     pub writes: bool,
@@ -223,6 +226,7 @@ impl<'a> Txn<'a> {
             lfu: ks.access.lfu(),
             replica: false,
             loading: false,
+            from_master: false,
             writes: false,
             exclude_targets: 0,
             effects: Effects::default(),
@@ -379,7 +383,7 @@ impl<'a> Txn<'a> {
         };
         match state {
             Found::Live => {}
-            Found::Expired if self.loading => {}
+            Found::Expired if self.loading || self.from_master => {}
             Found::Expired if !self.replica => {
                 self.expire_now(db, key);
                 return self.missed(mode, db, key);

@@ -15,7 +15,7 @@ use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rudis_rdb::{AuxFields, WriteOptions, Writer};
+use rudis_rdb::{AuxFields, ReplicationAux, WriteOptions, Writer};
 
 use super::codec::{self, MetaPolicy};
 use crate::keyspace::db::{Keyspace, Shard};
@@ -38,6 +38,9 @@ pub struct SaveHeader {
     key_delay_us: i64,
     /// The image is an AOF base (the `aof-base` aux field says so).
     aof_base: bool,
+    /// The replication history at the barrier (id, offset, stream database), written as
+    /// aux fields when there is one to keep (a backlog, or a replica).
+    replication: Option<(String, i64, i64)>,
 }
 
 fn delay_per_key(delay_us: i64, keys: usize) {
@@ -73,6 +76,7 @@ impl SaveHeader {
             dbs,
             key_delay_us: cfg.rdb_key_save_delay,
             aof_base: false,
+            replication: replication_info(srv),
         }
     }
 
@@ -89,11 +93,38 @@ impl SaveHeader {
             redis_bits: 64,
             ctime_secs: self.ctime_secs,
             used_mem_bytes: self.used_mem_bytes,
-            replication: None,
+            replication: self
+                .replication
+                .as_ref()
+                .map(|(id, offset, db)| ReplicationAux {
+                    stream_db: *db,
+                    id,
+                    offset: *offset,
+                }),
             aof_base: self.aof_base,
         })?;
         Ok(w)
     }
+}
+
+/// What Redis's `rdbPopulateSaveInfo` keeps: on a master with a backlog its id and offset
+/// (stream database 0: the stream selects its database again after the barrier), on a
+/// replica its master's history and the database the master's stream has selected.
+fn replication_info(srv: &Server) -> Option<(String, i64, i64)> {
+    let r = &srv.replication;
+    let replica = srv.state.replica.load(Ordering::Relaxed);
+    if !replica && !r.stream.is_active() {
+        return None;
+    }
+    if replica && !r.has_history.load(Ordering::Relaxed) {
+        return None;
+    }
+    let db = if replica {
+        r.master_db.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    Some((srv.repl.ids().0, r.offset(), db))
 }
 
 /// Writes the keys of one shard.

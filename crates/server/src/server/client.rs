@@ -342,6 +342,10 @@ pub struct Client {
     /// batch began). The next command starts at that instant, which saves one clock read per
     /// command; `None` outside a batch, where commands read the clock themselves.
     pub batch_clock_us: Option<i64>,
+    /// What this connection told us in REPLCONF, if it is a replica-to-be.
+    pub replica_hello: crate::replication::primary::Hello,
+    /// Set by SYNC/PSYNC: the connection becomes a replica's stream.
+    pub repl_handoff: Option<crate::replication::primary::Handoff>,
 }
 
 impl Client {
@@ -372,6 +376,8 @@ impl Client {
             still_blocked: false,
             redacted_args: Vec::new(),
             batch_clock_us: None,
+            replica_hello: Default::default(),
+            repl_handoff: None,
         }
     }
 

@@ -166,6 +166,19 @@ impl Connection {
             limits.auth_required = !client.authenticated;
             let outcome = self.process(srv, client, &limits);
             self.flush(srv, client).await?;
+            if let Some(handoff) = client.repl_handoff.take() {
+                // SYNC/PSYNC: from now on this connection carries a replica's stream.
+                let rest = self.input.split_off(self.start);
+                return crate::replication::primary::serve(
+                    srv,
+                    &mut self.socket,
+                    rest,
+                    client,
+                    handoff,
+                )
+                .await
+                .map_err(|e| Closed::Io(std::io::Error::other(e)));
+            }
             match outcome? {
                 Progress::Paused => {
                     self.wait_pause_change(srv, client).await?;
@@ -228,6 +241,9 @@ impl Connection {
                     self.start += n;
                     if client.blocked.is_some() {
                         progress = Progress::Blocked;
+                        break;
+                    }
+                    if client.repl_handoff.is_some() {
                         break;
                     }
                 }

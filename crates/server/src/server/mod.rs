@@ -140,6 +140,8 @@ pub struct Server {
     pub run_id: String,
     /// Replication ids and offsets.
     pub repl: replid::ReplIds,
+    /// Replication: the stream and backlog, attached replicas, the link to our master.
+    pub replication: crate::replication::Replication,
     pub started: Instant,
     pub started_unix_ms: i64,
     pub tcp_port: AtomicU64,
@@ -161,6 +163,7 @@ impl Server {
         let (shutdown_tx, _) = tokio::sync::watch::channel(None);
         let now = unix_ms();
         let port = config.port as u64;
+        let config_backlog_bytes = config.repl_backlog_size.max(1) as usize;
         let srv = Server {
             config: ArcSwap::from_pointee(config),
             config_version: AtomicU64::new(0),
@@ -179,6 +182,7 @@ impl Server {
             state: RuntimeState::default(),
             run_id: random_hex(40),
             repl: replid::ReplIds::default(),
+            replication: crate::replication::Replication::new(config_backlog_bytes),
             started: Instant::now(),
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),

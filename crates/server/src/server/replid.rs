@@ -1,6 +1,7 @@
 //! The replication identity of this server: its replication id, the previous one, and the
-//! offsets that go with them (PSYNC2). INFO replication reports them; replication owns and
-//! changes them (a new id on promotion, offsets as the stream grows).
+//! offset up to which the previous one is valid (PSYNC2). INFO replication reports them;
+//! replication owns and changes them (a new id on promotion). The offset itself is the end
+//! of the replication stream (`replication::Replication::offset`).
 //!
 //! A fresh server has a random 40-hex-digit id, an all-zero second id, offset 0 and second
 //! offset -1, exactly as a fresh Redis.
@@ -14,8 +15,6 @@ pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
 pub struct ReplIds {
     ids: Mutex<(String, String)>,
-    /// Bytes of replication stream produced (`master_repl_offset`).
-    pub master_repl_offset: AtomicI64,
     /// Offset up to which the second id is valid (`second_repl_offset`), -1 if none.
     pub second_repl_offset: AtomicI64,
 }
@@ -24,7 +23,6 @@ impl Default for ReplIds {
     fn default() -> Self {
         ReplIds {
             ids: Mutex::new((super::random_hex(40), NO_REPLID.to_string())),
-            master_repl_offset: AtomicI64::new(0),
             second_repl_offset: AtomicI64::new(-1),
         }
     }
@@ -34,6 +32,15 @@ impl ReplIds {
     /// (replid, replid2).
     pub fn ids(&self) -> (String, String) {
         self.ids.lock().clone()
+    }
+
+    /// Sets both ids and the second id's offset (a replica adopting its master's history,
+    /// a master restarted from an RDB file).
+    pub fn set_ids(&self, replid: String, replid2: String, second_offset: i64) {
+        let mut ids = self.ids.lock();
+        *ids = (replid, replid2);
+        self.second_repl_offset
+            .store(second_offset, Ordering::Relaxed);
     }
 
     /// Makes `replid` the current id, keeping the old one as the second id valid up to

@@ -1,7 +1,5 @@
-//! INFO persistence and replication. The AOF and replication are not built yet: their
-//! fields report what a fresh Redis reports (statuses `ok`, durations -1, role master with
-//! no replicas), filled from real state where it exists (loading, RDB saves and their
-//! progress, changes since the last save, the last save time, the replication ids).
+//! INFO persistence and replication (the latter rendered by `replication::info`): the RDB
+//! and AOF fields come from the persistence state.
 
 use std::sync::atomic::Ordering;
 
@@ -109,46 +107,5 @@ fn loading_progress(out: &mut String) {
 }
 
 pub fn replication(srv: &Server, out: &mut String) {
-    let cfg = srv.cfg();
-    match &cfg.replicaof.0 {
-        None => field(out, "role", "master"),
-        Some((host, port)) => {
-            field(out, "role", "slave");
-            field(out, "master_host", host);
-            field(out, "master_port", port);
-            // Until replication connects: link down, never heard from the master.
-            field(out, "master_link_status", "down");
-            field(out, "master_last_io_seconds_ago", -1);
-            field(out, "master_sync_in_progress", 0);
-            field(out, "slave_read_repl_offset", 1);
-            field(out, "slave_repl_offset", 1);
-            field(out, "master_link_down_since_seconds", -1);
-            field(out, "slave_priority", cfg.replica_priority);
-            field(out, "slave_read_only", yes(cfg.replica_read_only));
-            field(out, "replica_announced", yes(cfg.replica_announced));
-        }
-    }
-    field(out, "connected_slaves", 0);
-    if cfg.min_replicas_to_write != 0 && cfg.min_replicas_max_lag != 0 {
-        field(out, "min_slaves_good_slaves", 0);
-    }
-    let repl = &srv.repl;
-    let (replid, replid2) = repl.ids();
-    field(out, "master_failover_state", "no-failover");
-    field(out, "master_replid", replid);
-    field(out, "master_replid2", replid2);
-    field(
-        out,
-        "master_repl_offset",
-        repl.master_repl_offset.load(Ordering::Relaxed),
-    );
-    field(
-        out,
-        "second_repl_offset",
-        repl.second_repl_offset.load(Ordering::Relaxed),
-    );
-    field(out, "repl_backlog_active", 0);
-    field(out, "repl_backlog_size", cfg.repl_backlog_size);
-    field(out, "repl_backlog_first_byte_offset", 0);
-    field(out, "repl_backlog_histlen", 0);
+    crate::replication::info::render(srv, out);
 }

@@ -2,7 +2,7 @@
 //! [`crate::server::stats`]. Counters of subsystems not built yet (replication syncs,
 //! forks, defragmentation, tracking, pub/sub) are reported as zeros.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{field, safe_name};
 use crate::config::special::format_percentile;
@@ -87,7 +87,18 @@ fn traffic(srv: &Server, out: &mut String) {
     field(out, "instantaneous_output_repl_kbps", "0.00");
     let rejected = sum(srv, |c| &c.rejected_connections);
     field(out, "rejected_connections", rejected);
-    zeros(out, &["sync_full", "sync_partial_ok", "sync_partial_err"]);
+    let r = &srv.replication;
+    field(out, "sync_full", r.sync_full.load(Ordering::Relaxed));
+    field(
+        out,
+        "sync_partial_ok",
+        r.sync_partial_ok.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "sync_partial_err",
+        r.sync_partial_err.load(Ordering::Relaxed),
+    );
 }
 
 fn zeros(out: &mut String, names: &[&str]) {

@@ -89,15 +89,21 @@ fn flush_is_lazy(ctx: &Ctx, argv: Argv) -> Result<bool, CmdError> {
 /// Empties database `db`, freeing its tables here or (if `lazy`) in the background. Returns
 /// the number of keys removed.
 pub(crate) fn empty_db(ctx: &mut Ctx, db: usize, lazy: bool) -> u64 {
-    let dbref = ctx.txn.keyspace().db(db);
+    empty_db_txn(ctx.txn, db, lazy)
+}
+
+/// [`empty_db`] for a caller holding the keyspace exclusively outside a command (a replica
+/// replacing its dataset with its master's).
+pub(crate) fn empty_db_txn(txn: &mut crate::keyspace::txn::Txn<'_>, db: usize, lazy: bool) -> u64 {
+    let dbref = txn.keyspace().db(db);
     if !dbref.is_allocated() {
         return 0;
     }
-    let now_ms = ctx.txn.now_ms;
+    let now_ms = txn.now_ms;
     let mut garbage: Vec<Tables> = Vec::new();
     let mut removed = 0;
     for slot in 0..SLOTS as u16 {
-        let shard = ctx.txn.shard_at(db, slot);
+        let shard = txn.shard_at(db, slot);
         touch_watchers(&shard.extras, (&shard.keys, &shard.expires), None, now_ms);
         if !shard.keys.is_empty() {
             removed += shard.keys.len() as u64;
@@ -106,7 +112,7 @@ pub(crate) fn empty_db(ctx: &mut Ctx, db: usize, lazy: bool) -> u64 {
                 garbage.push(tables);
             }
         }
-        ctx.txn.release_shards();
+        txn.release_shards();
     }
     dbref.keys.store(0, Ordering::Relaxed);
     dbref.volatile.store(0, Ordering::Relaxed);
