@@ -21,6 +21,7 @@ pub mod list;
 pub mod persist;
 pub mod pubsub;
 pub mod scan;
+pub mod scripting;
 pub mod set;
 pub mod sort;
 pub mod string;
@@ -48,6 +49,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         list::COMMANDS,
         persist::COMMANDS,
         pubsub::COMMANDS,
+        scripting::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,
         string::COMMANDS,

@@ -143,6 +143,8 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// RDB saving and loading state (INFO persistence, LASTSAVE, save points).
     pub rdb: crate::persist::RdbState,
+    /// The Lua VM, the script cache and the function libraries.
+    pub scripting: crate::script::Scripting,
     /// This server's own `Arc`, for work handed to other threads (BGSAVE).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
     shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
@@ -177,6 +179,7 @@ impl Server {
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),
             rdb: Default::default(),
+            scripting: crate::script::Scripting::new(),
             me: std::sync::OnceLock::new(),
             shutdown_tx,
         };
