@@ -59,6 +59,32 @@ pub struct Scripting {
     pub eval_scripts: AtomicUsize,
     pub eval_scripts_bytes: AtomicUsize,
     pub functions: functions::Registry,
+    /// The thread scripts run on when a connection starts them (see [`Scripting::submit`]).
+    executor: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+/// Work for the script thread.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// True if this request runs a script and must go to the script thread: EVAL, EVALSHA,
+/// FCALL and their `_RO` forms outside MULTI. (Inside EXEC they run where EXEC runs.)
+pub fn runs_on_script_thread(
+    srv: &Server,
+    client: &crate::server::client::Client,
+    argv: rudis_resp::Argv<'_>,
+) -> bool {
+    if client.in_multi() || argv.is_empty() {
+        return false;
+    }
+    let name = argv.get(0);
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    let _ = srv;
+    is("eval")
+        || is("evalsha")
+        || is("eval_ro")
+        || is("evalsha_ro")
+        || is("fcall")
+        || is("fcall_ro")
 }
 
 const BUSY_EVAL: &str =
@@ -92,6 +118,37 @@ impl Scripting {
             eval_scripts: AtomicUsize::new(0),
             eval_scripts_bytes: AtomicUsize::new(0),
             functions: functions::Registry::default(),
+            executor: Mutex::new(None),
+        }
+    }
+
+    /// Runs `job` on the script thread (started on first use). A script may run for long;
+    /// on its own thread it leaves the connection workers free to answer other clients
+    /// (`-BUSY`, SCRIPT KILL) meanwhile.
+    pub fn submit(&self, job: Job) {
+        let mut executor = self.executor.lock();
+        if executor.is_none() {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let spawned = std::thread::Builder::new()
+                .name("rudis-script".into())
+                .spawn(move || {
+                    for job in rx {
+                        job();
+                    }
+                });
+            match spawned {
+                Ok(_) => *executor = Some(tx),
+                Err(e) => {
+                    tracing::warn!("Can't start the script thread: {e}");
+                    drop(executor);
+                    return job();
+                }
+            }
+        }
+        if let Some(tx) = executor.as_ref() {
+            if let Err(e) = tx.send(job) {
+                (e.0)();
+            }
         }
     }
 
