@@ -36,6 +36,8 @@ pub struct SaveHeader {
     /// `rdb-key-save-delay`: microseconds a background save waits per key (tests use it to
     /// make a save last).
     key_delay_us: i64,
+    /// The function libraries' code, written before the databases as Redis does.
+    functions: Vec<Vec<u8>>,
 }
 
 fn delay_per_key(delay_us: i64, keys: usize) {
@@ -70,6 +72,7 @@ impl SaveHeader {
             meta: MetaPolicy::from_config(&cfg, now_ms),
             dbs,
             key_delay_us: cfg.rdb_key_save_delay,
+            functions: srv.scripting.library_codes(),
         }
     }
 
@@ -83,6 +86,9 @@ impl SaveHeader {
             replication: None,
             aof_base: false,
         })?;
+        for code in &self.functions {
+            w.function(code)?;
+        }
         Ok(w)
     }
 }

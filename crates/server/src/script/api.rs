@@ -35,6 +35,10 @@ pub fn register(lua: &Lua, _globals: &Table, bridge: &Table, redis: &Table) -> m
         })?,
     )?;
     bridge.raw_set("error_text", lua.create_function(error_value_text)?)?;
+    bridge.raw_set(
+        "register_function",
+        lua.create_function(super::functions::register_entry)?,
+    )?;
     install_idle(lua, bridge)?;
     Ok(())
 }

@@ -58,7 +58,10 @@ pub struct Scripting {
     pub lua_memory_bytes: AtomicUsize,
     pub eval_scripts: AtomicUsize,
     pub eval_scripts_bytes: AtomicUsize,
-    pub functions: functions::Registry,
+    pub libraries: AtomicUsize,
+    pub functions: AtomicUsize,
+    /// The libraries' code, for snapshots (taken without the VM).
+    library_codes: Mutex<Vec<Vec<u8>>>,
     /// The thread scripts run on when a connection starts them (see [`Scripting::submit`]).
     executor: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
 }
@@ -117,8 +120,10 @@ impl Scripting {
             lua_memory_bytes: AtomicUsize::new(lua_memory),
             eval_scripts: AtomicUsize::new(0),
             eval_scripts_bytes: AtomicUsize::new(0),
-            functions: functions::Registry::default(),
+            libraries: AtomicUsize::new(0),
+            functions: AtomicUsize::new(0),
             executor: Mutex::new(None),
+            library_codes: Mutex::new(Vec::new()),
         }
     }
 
@@ -164,6 +169,11 @@ impl Scripting {
         self.eval_scripts.store(vm.scripts.len(), Ordering::Relaxed);
         self.eval_scripts_bytes
             .store(vm.scripts_bytes, Ordering::Relaxed);
+        self.libraries
+            .store(vm.libraries.libs.len(), Ordering::Relaxed);
+        self.functions
+            .store(vm.libraries.function_count(), Ordering::Relaxed);
+        *self.library_codes.lock() = vm.libraries.libs.values().map(|l| l.code.clone()).collect();
     }
 
     fn begin(&self, spec: &run::RunSpec, from_master: bool) {
@@ -194,6 +204,34 @@ impl Scripting {
     /// Sets the command line FUNCTION STATS shows for the run about to start.
     pub fn set_running_command(&self, argv: rudis_resp::Argv<'_>) {
         self.info.lock().command = argv.iter().map(<[u8]>::to_vec).collect();
+    }
+
+    /// The code of every library, for an RDB file.
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        self.library_codes.lock().clone()
+    }
+
+    /// Loads a library read from an RDB file (replacing one of the same name).
+    pub fn load_library(&self, code: &[u8]) -> Result<(), String> {
+        let mut guard = self.vm();
+        let vm = &mut *guard;
+        let mut libraries = std::mem::take(&mut vm.libraries);
+        let loaded = libraries.load(vm, code, true);
+        vm.libraries = libraries;
+        self.note_vm(vm);
+        loaded.map(|_| ())
+    }
+
+    /// Drops every library (before loading an RDB file in place of the data).
+    pub fn flush_libraries(&self) {
+        let mut vm = self.vm();
+        vm.libraries.flush();
+        self.note_vm(&vm);
+    }
+
+    /// True while an EVAL script (not a function) runs.
+    pub fn running_eval(&self) -> bool {
+        self.running.load(Ordering::Acquire) && self.is_eval.load(Ordering::Relaxed)
     }
 
     /// The running function (name, command, ms running), for FUNCTION STATS.

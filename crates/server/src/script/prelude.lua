@@ -73,6 +73,36 @@ function bridge.handler(err)
   return err
 end
 
+-- What a library's code sees while FUNCTION LOAD runs it: only the loading API.
+local missing = {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+}
+local load_redis = setmetatable({
+  register_function = bridge.register_function,
+  log = redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = redis.REDIS_VERSION,
+  REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}, missing)
+local load_api = setmetatable({ redis = readonly(load_redis) }, missing)
+
+-- A library's environment and its metatable: the loading API first, then (once Rust moves
+-- `__index`) the sandbox's globals.
+function bridge.library_env()
+  local env, mt = {}, { __index = load_api, __newindex = deny }
+  mt.__metatable = readonly(mt)
+  setmetatable(env, mt)
+  proxies[env] = true
+  return env, mt
+end
+
+-- Runs a library's code at load (errors are reported without a position handler).
+function bridge.load(f)
+  return pcall(f)
+end
+
 -- Globals: reading a missing one is an error, and nothing may be assigned.
 setmetatable(R, {
   __index = function(_, k)

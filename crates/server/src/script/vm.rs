@@ -34,6 +34,8 @@ pub struct Vm {
     pub scripts: HashMap<String, CachedScript>,
     /// Bytes of the cached scripts' bodies (INFO `used_memory_scripts_eval`).
     pub scripts_bytes: usize,
+    /// The libraries of Redis Functions.
+    pub libraries: super::functions::Libraries,
     kill: Arc<AtomicBool>,
 }
 
@@ -59,6 +61,7 @@ impl Vm {
             bridge,
             scripts: HashMap::new(),
             scripts_bytes: 0,
+            libraries: Default::default(),
             kill,
         };
         vm.install_hook(false)?;
