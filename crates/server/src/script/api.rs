@@ -25,7 +25,7 @@ pub fn register(lua: &Lua, _globals: &Table, bridge: &Table, redis: &Table) -> m
     redis.raw_set("setresp", lua.create_function(setresp)?)?;
     redis.raw_set("set_repl", lua.create_function(set_repl)?)?;
     let math: Table = _globals.raw_get("math")?;
-    math.raw_set("random", lua.create_function(math_random)?)?;
+    math.raw_set("random", super::libs::function(lua, math_random)?)?;
     math.raw_set("randomseed", lua.create_function(math_randomseed)?)?;
     bridge.raw_set(
         "error_table",

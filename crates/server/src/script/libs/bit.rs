@@ -61,51 +61,63 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "tobit",
-        lua.create_function(|_, a: Variadic<Value>| Ok(f64::from(arg(&a, 1, "tobit")?)))?,
+        super::function(lua, |_, a: Variadic<Value>| {
+            Ok(f64::from(arg(&a, 1, "tobit")?))
+        })?,
     )?;
     t.raw_set(
         "bnot",
-        lua.create_function(|_, a: Variadic<Value>| Ok(f64::from(!arg(&a, 1, "bnot")?)))?,
+        super::function(lua, |_, a: Variadic<Value>| {
+            Ok(f64::from(!arg(&a, 1, "bnot")?))
+        })?,
     )?;
     t.raw_set(
         "band",
-        lua.create_function(|_, a| fold(a, "band", |x, y| x & y))?,
+        super::function(lua, |_, a| fold(a, "band", |x, y| x & y))?,
     )?;
     t.raw_set(
         "bor",
-        lua.create_function(|_, a| fold(a, "bor", |x, y| x | y))?,
+        super::function(lua, |_, a| fold(a, "bor", |x, y| x | y))?,
     )?;
     t.raw_set(
         "bxor",
-        lua.create_function(|_, a| fold(a, "bxor", |x, y| x ^ y))?,
+        super::function(lua, |_, a| fold(a, "bxor", |x, y| x ^ y))?,
     )?;
     t.raw_set(
         "lshift",
-        lua.create_function(|_, a| shift(a, "lshift", |x, n| ((x as u32) << n) as i32))?,
+        super::function(lua, |_, a| {
+            shift(a, "lshift", |x, n| ((x as u32) << n) as i32)
+        })?,
     )?;
     t.raw_set(
         "rshift",
-        lua.create_function(|_, a| shift(a, "rshift", |x, n| ((x as u32) >> n) as i32))?,
+        super::function(lua, |_, a| {
+            shift(a, "rshift", |x, n| ((x as u32) >> n) as i32)
+        })?,
     )?;
     t.raw_set(
         "arshift",
-        lua.create_function(|_, a| shift(a, "arshift", |x, n| x >> n))?,
+        super::function(lua, |_, a| shift(a, "arshift", |x, n| x >> n))?,
     )?;
     t.raw_set(
         "rol",
-        lua.create_function(|_, a| shift(a, "rol", |x, n| (x as u32).rotate_left(n) as i32))?,
+        super::function(lua, |_, a| {
+            shift(a, "rol", |x, n| (x as u32).rotate_left(n) as i32)
+        })?,
     )?;
     t.raw_set(
         "ror",
-        lua.create_function(|_, a| shift(a, "ror", |x, n| (x as u32).rotate_right(n) as i32))?,
+        super::function(lua, |_, a| {
+            shift(a, "ror", |x, n| (x as u32).rotate_right(n) as i32)
+        })?,
     )?;
     t.raw_set(
         "bswap",
-        lua.create_function(|_, a: Variadic<Value>| {
+        super::function(lua, |_, a: Variadic<Value>| {
             Ok(f64::from(arg(&a, 1, "bswap")?.swap_bytes()))
         })?,
     )?;
-    t.raw_set("tohex", lua.create_function(tohex)?)?;
+    t.raw_set("tohex", super::function(lua, tohex)?)?;
     Ok(t)
 }
 
