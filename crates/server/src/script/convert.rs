@@ -18,32 +18,40 @@ use rudis_resp::{ReplyBuf, Value as Resp};
 /// Deepest nesting converted, in either direction.
 const MAX_DEPTH: usize = 1000;
 
-/// Converts a parsed reply to a Lua value. Errors become `{err=...}` tables.
-pub fn resp_to_lua(lua: &Lua, v: &Resp, depth: usize) -> mlua::Result<Value> {
+/// Converts a parsed reply to a Lua value. Errors become `{err=...}` tables. A null is
+/// `false` in RESP2 and `nil` in RESP3 (`resp3`: the reply was written in RESP3).
+pub fn resp_to_lua(lua: &Lua, v: &Resp, resp3: bool, depth: usize) -> mlua::Result<Value> {
     Ok(match v {
         Resp::Int(n) => Value::Number(*n as f64),
         Resp::Bulk(b) => Value::String(lua.create_string(b)?),
+        Resp::Nil if resp3 => Value::Nil,
         Resp::Nil => Value::Boolean(false),
         Resp::Simple(s) => field_table(lua, "ok", Value::String(lua.create_string(s)?))?,
         Resp::Error(e) => field_table(lua, "err", Value::String(lua.create_string(e)?))?,
         Resp::Array(items) | Resp::Push(items) => {
             let t = lua.create_table_with_capacity(items.len().min(1024), 0)?;
             for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, nested(lua, item, depth)?)?;
+                t.raw_set(i + 1, nested(lua, item, resp3, depth)?)?;
             }
             Value::Table(t)
         }
         Resp::Map(pairs) => {
             let m = lua.create_table()?;
             for (k, v) in pairs {
-                m.raw_set(nested(lua, k, depth)?, nested(lua, v, depth)?)?;
+                let k = nested(lua, k, resp3, depth)?;
+                if !k.is_nil() {
+                    m.raw_set(k, nested(lua, v, resp3, depth)?)?;
+                }
             }
             field_table(lua, "map", Value::Table(m))?
         }
         Resp::Set(items) => {
             let s = lua.create_table()?;
             for item in items {
-                s.raw_set(nested(lua, item, depth)?, true)?;
+                let item = nested(lua, item, resp3, depth)?;
+                if !item.is_nil() {
+                    s.raw_set(item, true)?;
+                }
             }
             field_table(lua, "set", Value::Table(s))?
         }
@@ -67,11 +75,11 @@ pub fn resp_to_lua(lua: &Lua, v: &Resp, depth: usize) -> mlua::Result<Value> {
     })
 }
 
-fn nested(lua: &Lua, v: &Resp, depth: usize) -> mlua::Result<Value> {
+fn nested(lua: &Lua, v: &Resp, resp3: bool, depth: usize) -> mlua::Result<Value> {
     if depth >= MAX_DEPTH {
         return Err(mlua::Error::RuntimeError("reached lua stack limit".into()));
     }
-    resp_to_lua(lua, v, depth + 1)
+    resp_to_lua(lua, v, resp3, depth + 1)
 }
 
 /// `{name = value}`.
@@ -243,7 +251,7 @@ mod tests {
             Resp::Nil,
             Resp::Simple(b"OK".to_vec()),
         ]);
-        let v = resp_to_lua(&lua, &reply, 0).unwrap();
+        let v = resp_to_lua(&lua, &reply, false, 0).unwrap();
         let mut out = ReplyBuf::new();
         conv.write(&mut out, &v, 0);
         // The array stops at the first nil: `false` is not nil, so all four come back.

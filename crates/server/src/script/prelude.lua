@@ -27,11 +27,11 @@ end
 bridge.readonly = readonly
 
 R.setmetatable = function(t, mt)
-  if proxies[t] then error(READONLY, 2) end
+  if proxies[t] then error(READONLY, 0) end
   return setmetatable(t, mt)
 end
 R.rawset = function(t, k, v)
-  if proxies[t] then error(READONLY, 2) end
+  if proxies[t] then error(READONLY, 0) end
   return rawset(t, k, v)
 end
 

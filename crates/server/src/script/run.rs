@@ -310,7 +310,8 @@ impl RunCtx<'_, '_> {
             }
             return Ok((t, true));
         }
-        Ok((resp_to_lua(lua, &value, 0)?, false))
+        let resp3 = self.reply.is_resp3();
+        Ok((resp_to_lua(lua, &value, resp3, 0)?, false))
     }
 
     /// `redis.set_repl`: keeps only the chosen targets of what the last command propagated.

@@ -113,11 +113,11 @@ impl Vm {
         if self.scripts.contains_key(&sha) {
             return Ok(sha);
         }
-        let (flags, shebang_len) = super::shebang::parse(body)?;
+        let (flags, shebang_len) = super::shebang::parse(body).map_err(|e| format!("ERR {e}"))?;
         // The shebang line is skipped but its newline kept, so line numbers stay right.
         let func = self
             .compile(&body[shebang_len..], "@user_script")
-            .map_err(|e| format!("Error compiling script (new function): {e}"))?;
+            .map_err(|e| format!("ERR Error compiling script (new function): {e}"))?;
         self.scripts_bytes += body.len() + 40;
         self.scripts.insert(
             sha.clone(),

@@ -197,6 +197,10 @@ impl Server {
             Ordering::Relaxed,
         );
         srv.state.lastsave_s.store(now / 1000, Ordering::Relaxed);
+        // Redis gives its two script clients (EVAL's and the function engine's) the first
+        // client ids; connections start at 3 there, and so here.
+        srv.clients.next_id();
+        srv.clients.next_id();
         let srv = Arc::new(srv);
         let _ = srv.me.set(Arc::downgrade(&srv));
         srv
