@@ -51,8 +51,6 @@ struct RunCtx<'a, 't> {
     repl_targets: u8,
     /// A write command ran: the script can no longer be killed.
     wrote: bool,
-    /// An error reply was counted while the script ran.
-    errors_counted: bool,
     scripting: &'a Scripting,
 }
 
@@ -104,7 +102,6 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
         flags: spec.flags,
         repl_targets: crate::propagate::target::ALL,
         wrote: false,
-        errors_counted: false,
         scripting,
     });
     scripting.begin(&spec, ctx.client.is_master);
@@ -119,18 +116,13 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
     // The script's commands propagate, not the script.
     fx.rewritten = true;
     fx.wrap_multi = true;
-    let errors_counted = run.errors_counted;
+    // As in Redis, the script counts as failed only for an error reply of its own: one a
+    // command returned, already counted for that command, passes through uncounted.
     match outcome {
-        Ok(()) => {
-            if errors_counted {
-                ctx.srv.stats.command_failed(ctx.cmd.id);
-            }
-            Ok(())
-        }
+        Ok(()) => Ok(()),
         Err(Failure::Counted(text)) => Err(CmdError::from(text)),
         Err(Failure::AlreadyCounted(text)) => {
             ctx.reply.error(&text);
-            ctx.srv.stats.command_failed(ctx.cmd.id);
             Ok(())
         }
     }
@@ -266,7 +258,6 @@ impl RunCtx<'_, '_> {
         let base: Vec<u8> = args.concat();
         let argv = Argv::new(&base, &ranges);
         if let Err(msg) = self.check(argv) {
-            self.errors_counted = true;
             let t = super::api::raise(lua, &msg)?;
             if let Value::Table(t) = &t {
                 t.raw_set("ignore_error_stats_update", true)?;
@@ -289,9 +280,7 @@ impl RunCtx<'_, '_> {
             argv,
         );
         self.apply_repl_targets(propagated_before);
-        if failed || self.reply.as_bytes().first() == Some(&b'-') {
-            self.errors_counted = true;
-        }
+        let _ = failed;
         self.reply_to_lua(lua)
     }
 
