@@ -6,7 +6,7 @@
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mlua::{ffi, Function, Lua, MultiValue, Table, Value, Variadic};
+use mlua::{ffi, Function, Lua, Table, Value, Variadic};
 
 use super::convert::{error_text, field_table};
 use crate::server::log::{write_line, Verbosity};
@@ -52,7 +52,7 @@ pub const SET_REPL: &str = "rudis.set_repl";
 pub fn install_idle(lua: &Lua, _bridge: &Table) -> mlua::Result<()> {
     lua.set_named_registry_value(
         CALL,
-        lua.create_function(|lua, _: MultiValue| {
+        lua.create_function(|lua, _: (Table, i64)| {
             let e = raise(
                 lua,
                 "redis.call/pcall can only be called inside a script invocation",
@@ -69,8 +69,8 @@ pub fn install_idle(lua: &Lua, _bridge: &Table) -> mlua::Result<()> {
 /// function, so that `return redis.call(...)` keeps the script's frame (and line) for the
 /// error handler, as Redis's C function does.
 unsafe extern "C-unwind" fn call_raising(state: *mut ffi::lua_State) -> c_int {
-    let nargs = push_primitive(state);
-    ffi::lua_call(state, nargs, 2);
+    push_primitive_call(state);
+    ffi::lua_call(state, 2, 2);
     if ffi::lua_toboolean(state, -1) != 0 {
         ffi::lua_settop(state, -2);
         ffi::lua_error(state);
@@ -81,20 +81,25 @@ unsafe extern "C-unwind" fn call_raising(state: *mut ffi::lua_State) -> c_int {
 
 /// `redis.pcall`: the same, returning the error table instead of raising it.
 unsafe extern "C-unwind" fn call_returning(state: *mut ffi::lua_State) -> c_int {
-    let nargs = push_primitive(state);
-    ffi::lua_call(state, nargs, 1);
+    push_primitive_call(state);
+    ffi::lua_call(state, 2, 1);
     1
 }
 
-/// Puts the per-run `call` primitive under the arguments; returns their count.
-unsafe fn push_primitive(state: *mut ffi::lua_State) -> c_int {
+/// Replaces the arguments with the per-run `call` primitive, a table of the arguments and
+/// their count. The arguments move into the table one by one from the top, so a call
+/// with as many arguments as the stack holds needs few extra slots.
+unsafe fn push_primitive_call(state: *mut ffi::lua_State) {
+    // A C function gets LUA_MINSTACK (20) free slots above its arguments; this uses three.
     let nargs = ffi::lua_gettop(state);
-    if ffi::lua_checkstack(state, 3) == 0 {
-        ffi::luaL_error(state, c"reached lua stack limit".as_ptr());
+    ffi::lua_createtable(state, nargs, 0);
+    ffi::lua_insert(state, 1);
+    for i in (1..=nargs).rev() {
+        ffi::lua_rawseti(state, 1, i64::from(i));
     }
     ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, c"rudis.call".as_ptr());
     ffi::lua_insert(state, 1);
-    nargs
+    ffi::lua_pushinteger(state, nargs as ffi::lua_Integer);
 }
 
 /// The per-run primitive `name`, or Redis's error outside a script invocation.

@@ -35,6 +35,16 @@ R.rawset = function(t, k, v)
   return rawset(t, k, v)
 end
 
+-- Binary chunks could break the VM: only source code loads.
+local loadstring = loadstring
+R.loadstring = function(s, name)
+  if type(s) == 'string' and s:sub(1, 1) == '\27' then
+    return nil, 'binary chunks are not allowed'
+  end
+  return loadstring(s, name)
+end
+R.load = nil
+
 function redis.error_reply(msg)
   if select('#', msg) ~= 1 or type(msg) ~= 'string' then
     return { err = 'ERR wrong number or type of arguments' }

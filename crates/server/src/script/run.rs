@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use mlua::{Function, Lua, MultiValue, Value, Variadic};
+use mlua::{Function, Lua, MultiValue, Value};
 use rudis_resp::{Argv, ReplyBuf};
 
 use super::convert::{error_line, error_text, field_table, number_arg, resp_to_lua, LuaToResp};
@@ -90,6 +90,7 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
     client.authenticated = true;
     client.db = ctx.client.db;
     client.deny_blocking = true;
+    client.is_script = true;
     client.is_master = ctx.client.is_master;
     let read_only = spec.read_only || spec.flags & shebang::NO_WRITES != 0;
     client.info.resp.store(2, Ordering::Relaxed);
@@ -156,8 +157,9 @@ fn execute(
 ) -> Result<(), Failure> {
     let lua = &vm.lua;
     let result = lua.scope(|scope| {
-        let call =
-            scope.create_function(|lua, argv: Variadic<Value>| run.borrow_mut().call(lua, argv))?;
+        let call = scope.create_function(|lua, (argv, argc): (mlua::Table, i64)| {
+            run.borrow_mut().call(lua, &argv, argc)
+        })?;
         let setresp = scope.create_function(|_, v: f64| {
             run.borrow_mut().set_resp3(v as i64 == 3);
             Ok(())
@@ -249,8 +251,8 @@ impl RunCtx<'_, '_> {
 
     /// `redis.call` / `redis.pcall`: returns the reply as a Lua value, and whether it is an
     /// error (which `redis.call` raises).
-    fn call(&mut self, lua: &Lua, argv: Variadic<Value>) -> mlua::Result<(Value, bool)> {
-        let args = match lua_args(&argv) {
+    fn call(&mut self, lua: &Lua, argv: &mlua::Table, argc: i64) -> mlua::Result<(Value, bool)> {
+        let args = match lua_args(argv, argc) {
             Ok(a) => a,
             Err(msg) => return Ok((super::api::raise(lua, msg)?, true)),
         };
@@ -340,7 +342,8 @@ impl RunCtx<'_, '_> {
         if !spec.arity_ok(argv.len()) {
             return reject("Wrong number of args calling Redis command from script");
         }
-        if spec.has(flag::NOSCRIPT) {
+        let deny_scripts = !self.srv.state.disable_deny_scripts.load(Ordering::Relaxed);
+        if spec.has(flag::NOSCRIPT) && deny_scripts {
             return reject("This Redis command is not allowed from script");
         }
         if self.read_only && spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 {
@@ -361,20 +364,21 @@ impl RunCtx<'_, '_> {
 }
 
 /// The arguments of `redis.call` as bytes: strings as they are, numbers as `%.17g`.
-fn lua_args(argv: &[Value]) -> Result<Vec<Vec<u8>>, &'static str> {
-    if argv.is_empty() {
+fn lua_args(argv: &mlua::Table, argc: i64) -> Result<Vec<Vec<u8>>, &'static str> {
+    if argc <= 0 {
         return Err("Please specify at least one argument for this redis lib call");
     }
-    argv.iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(s.as_bytes().to_vec()),
-            Value::Integer(n) => Ok(n.to_string().into_bytes()),
-            Value::Number(n) => {
+    const NOT_STRING: &str = "Lua redis lib command arguments must be strings or integers";
+    (1..=argc)
+        .map(|i| match argv.raw_get::<Value>(i) {
+            Ok(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+            Ok(Value::Integer(n)) => Ok(n.to_string().into_bytes()),
+            Ok(Value::Number(n)) => {
                 let mut out = Vec::new();
-                number_arg(*n, &mut out);
+                number_arg(n, &mut out);
                 Ok(out)
             }
-            _ => Err("Lua redis lib command arguments must be strings or integers"),
+            _ => Err(NOT_STRING),
         })
         .collect()
 }

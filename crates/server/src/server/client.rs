@@ -338,6 +338,8 @@ pub struct Client {
     /// Indexes of the running command's arguments that must never be logged (passwords):
     /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
     pub redacted_args: Vec<usize>,
+    /// The client a script's commands run as (`redis.call`).
+    pub is_script: bool,
 }
 
 impl Client {
@@ -367,6 +369,7 @@ impl Client {
             pushed: Vec::new(),
             still_blocked: false,
             redacted_args: Vec::new(),
+            is_script: false,
         }
     }
 

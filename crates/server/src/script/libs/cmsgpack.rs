@@ -153,11 +153,17 @@ fn encode_table(t: &Table, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> 
         }
         return Ok(());
     }
-    let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-    header(pairs.len(), 0x80, 0xde, 0xdf, out);
-    for (k, v) in &pairs {
-        encode(k, depth, out)?;
-        encode(v, depth, out)?;
+    // Two passes, so no more than one pair is held at a time (each is a VM reference).
+    let mut count = 0;
+    for pair in t.pairs::<Value, Value>() {
+        pair?;
+        count += 1;
+    }
+    header(count, 0x80, 0xde, 0xdf, out);
+    for pair in t.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        encode(&k, depth, out)?;
+        encode(&v, depth, out)?;
     }
     Ok(())
 }
