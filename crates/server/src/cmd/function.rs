@@ -291,7 +291,7 @@ fn load(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let mut guard = srv.scripting.vm();
     let vm = &mut *guard;
     let mut libraries = std::mem::take(&mut vm.libraries);
-    let loaded = libraries.load(vm, code, replace);
+    let loaded = libraries.load(vm, code, replace, LOAD_TIMEOUT_MS);
     vm.libraries = libraries;
     srv.scripting.note_vm(vm);
     let name = loaded.map_err(|e| CmdError::from(format!("ERR {e}")))?;
@@ -299,6 +299,9 @@ fn load(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     ctx.reply.bulk(name.as_bytes());
     Ok(())
 }
+
+/// How long FUNCTION LOAD lets a library's code run, as in Redis.
+const LOAD_TIMEOUT_MS: i64 = 500;
 
 /// FUNCTION DUMP
 fn dump(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
@@ -333,7 +336,7 @@ fn restore(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let vm = &mut *guard;
     let mut fresh = functions::Libraries::default();
     for code in &codes {
-        let lib = functions::create(vm, code, |name| fresh.libs.contains_key(name))
+        let lib = functions::create(vm, code, 0, |name| fresh.libs.contains_key(name))
             .map_err(|e| CmdError::from(format!("ERR {e}")))?;
         fresh
             .join(vec![lib], false)

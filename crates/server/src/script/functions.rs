@@ -55,9 +55,18 @@ impl Libraries {
         self.by_function.len()
     }
 
-    /// FUNCTION LOAD [REPLACE]: returns the library's name.
-    pub fn load(&mut self, vm: &Vm, code: &[u8], replace: bool) -> Result<String, String> {
-        let lib = create(vm, code, |name| self.libs.contains_key(name) && !replace)?;
+    /// FUNCTION LOAD [REPLACE]: returns the library's name. The code may run for
+    /// `timeout_ms` (0: no limit).
+    pub fn load(
+        &mut self,
+        vm: &Vm,
+        code: &[u8],
+        replace: bool,
+        timeout_ms: i64,
+    ) -> Result<String, String> {
+        let lib = create(vm, code, timeout_ms, |name| {
+            self.libs.contains_key(name) && !replace
+        })?;
         let name = lib.name.clone();
         self.join(vec![lib], true)?;
         Ok(name)
@@ -157,7 +166,12 @@ fn valid_name(name: &str) -> bool {
 
 /// Compiles a library and runs its code to collect the functions it registers.
 /// `exists(name)` says whether a library of that name is in the way.
-pub fn create(vm: &Vm, code: &[u8], exists: impl Fn(&str) -> bool) -> Result<Library, String> {
+pub fn create(
+    vm: &Vm,
+    code: &[u8],
+    timeout_ms: i64,
+    exists: impl Fn(&str) -> bool,
+) -> Result<Library, String> {
     let (engine, name, shebang_len) = parse_metadata(code)?;
     if !valid_name(&name) {
         return Err(BAD_NAME.into());
@@ -177,6 +191,12 @@ pub fn create(vm: &Vm, code: &[u8], exists: impl Fn(&str) -> bool) -> Result<Lib
         .map_err(|e| format!("Error compiling function: {}", lua_error_text(&e)))?;
     chunk.set_environment(env).map_err(|e| e.to_string())?;
     let registered = RefCell::new(BTreeMap::new());
+    if timeout_ms > 0 {
+        vm.load_deadline_ms.store(
+            crate::server::unix_ms() + timeout_ms,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
     let outcome = lua.scope(|scope| {
         let register =
             scope.create_function(|lua, args: Variadic<Value>| register(lua, &registered, args))?;
@@ -185,6 +205,11 @@ pub fn create(vm: &Vm, code: &[u8], exists: impl Fn(&str) -> bool) -> Result<Lib
         runner.call::<(bool, Value)>(chunk)
     });
     let _ = lua.set_named_registry_value(REGISTER, Value::Nil);
+    if timeout_ms > 0 {
+        vm.load_deadline_ms
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let _ = vm.install_hook(false);
+    }
     // From now on the library's globals are the sandbox's.
     env_meta
         .raw_set("__index", vm.globals.clone())

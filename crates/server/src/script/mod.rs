@@ -216,7 +216,7 @@ impl Scripting {
         let mut guard = self.vm();
         let vm = &mut *guard;
         let mut libraries = std::mem::take(&mut vm.libraries);
-        let loaded = libraries.load(vm, code, true);
+        let loaded = libraries.load(vm, code, true, 0);
         vm.libraries = libraries;
         self.note_vm(vm);
         loaded.map(|_| ())

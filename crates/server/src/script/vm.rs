@@ -6,7 +6,7 @@
 //! too. `print`, `dofile`, `loadfile` and `debug` are gone, as in Redis.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
@@ -37,7 +37,12 @@ pub struct Vm {
     /// The libraries of Redis Functions.
     pub libraries: super::functions::Libraries,
     kill: Arc<AtomicBool>,
+    /// While FUNCTION LOAD runs a library's code: when it must stop (Unix ms; 0: never).
+    pub load_deadline_ms: Arc<AtomicI64>,
 }
+
+/// The error of a library whose loading ran too long.
+pub const LOAD_TIMEOUT: &str = "FUNCTION LOAD timeout";
 
 impl Vm {
     pub fn new(kill: Arc<AtomicBool>) -> mlua::Result<Vm> {
@@ -63,6 +68,7 @@ impl Vm {
             scripts_bytes: 0,
             libraries: Default::default(),
             kill,
+            load_deadline_ms: Arc::new(AtomicI64::new(0)),
         };
         vm.install_hook(false)?;
         Ok(vm)
@@ -72,6 +78,7 @@ impl Vm {
     /// once a script was killed (so `pcall` cannot keep it alive).
     pub fn install_hook(&self, every_line: bool) -> mlua::Result<()> {
         let kill = self.kill.clone();
+        let deadline = self.load_deadline_ms.clone();
         let triggers = if every_line {
             HookTriggers::new().every_line()
         } else {
@@ -79,11 +86,17 @@ impl Vm {
         };
         self.lua.set_hook(triggers, move |lua, _| {
             if kill.load(Ordering::Relaxed) {
-                let _ = lua.set_hook(HookTriggers::new().every_line(), |lua, _| {
-                    let _ = lua;
+                let _ = lua.set_hook(HookTriggers::new().every_line(), |_, _| {
                     Err(mlua::Error::RuntimeError(KILLED.into()))
                 });
                 return Err(mlua::Error::RuntimeError(KILLED.into()));
+            }
+            let until_ms = deadline.load(Ordering::Relaxed);
+            if until_ms > 0 && crate::server::unix_ms() > until_ms {
+                let _ = lua.set_hook(HookTriggers::new().every_line(), |_, _| {
+                    Err(mlua::Error::RuntimeError(LOAD_TIMEOUT.into()))
+                });
+                return Err(mlua::Error::RuntimeError(LOAD_TIMEOUT.into()));
             }
             Ok(VmState::Continue)
         })
