@@ -28,6 +28,7 @@ pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod replication;
+pub mod script;
 pub mod server;
 pub mod start;
 pub mod types;

@@ -180,10 +180,19 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if srv.state.loading.load(Ordering::Relaxed) && !spec.has(flag::LOADING) {
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
+    if let Some(e) = srv.scripting.busy_error(srv, entry) {
+        return Err(e);
+    }
     Ok(())
 }
 
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// True while writes are refused because the last background save failed (see
+/// [`disk_error`]); scripts make the same check before their writes.
+pub fn writes_refused_by_disk_error(srv: &Server) -> bool {
+    disk_error(srv)
+}
 
 /// Writes (and PING) are refused while the last background save failed, save points are
 /// configured and `stop-writes-on-bgsave-error` is on: the data would not be persisted.
@@ -441,7 +450,7 @@ pub(super) fn commit(
 pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) -> Vec<(usize, Vec<u8>)> {
     let fx = std::mem::take(&mut txn.effects);
     srv.propagator
-        .feed(&fx.propagate, multi, txn.exclude_targets);
+        .feed(&fx.propagate, multi || fx.wrap_multi, txn.exclude_targets);
     let stats = &srv.stats;
     stats.add(|c| &c.dirty, fx.dirty);
     stats.add(|c| &c.expired_keys, fx.expired);
@@ -541,6 +550,33 @@ pub fn run_loaded(
     let fx = std::mem::take(&mut txn.effects);
     srv.stats.add(|c| &c.expired_keys, fx.expired);
     txn.release_shards();
+}
+
+// ---- Scripts ------------------------------------------------------------------------------
+
+/// Finds the command a script calls (`None`: unknown command or subcommand).
+pub fn script_lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Option<&'s CmdEntry> {
+    lookup(srv, argv).ok()
+}
+
+/// Runs a command a script calls, inside the script's transaction: the handler, its
+/// effects recorded for the script's commit, and its accounting. Returns true if it
+/// replied with an error.
+pub fn run_for_script(
+    srv: &Server,
+    client: &mut Client,
+    reply: &mut ReplyBuf,
+    txn: &mut Txn<'_>,
+    entry: &CmdEntry,
+    argv: Argv<'_>,
+) -> bool {
+    let started_us = unix_us();
+    txn.db = client.db;
+    let dirty_before = txn.effects.dirty;
+    let failed = invoke(srv, client, reply, txn, entry, argv);
+    commit(srv, txn, entry, argv, dirty_before, true);
+    account(srv, client, entry, argv, started_us, failed);
+    failed
 }
 
 // ---- MULTI / EXEC ------------------------------------------------------------------------

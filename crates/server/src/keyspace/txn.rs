@@ -115,6 +115,8 @@ pub struct Effects {
     pub propagate: Vec<Propagated>,
     /// The handler chose its own propagation (rewritten form); don't propagate argv.
     pub rewritten: bool,
+    /// Wrap the propagated commands in MULTI/EXEC when there are several (a script's).
+    pub wrap_multi: bool,
     /// Keyspace events to publish.
     pub events: Vec<KeyEvent>,
     /// Keys whose expiry was processed lazily (for INFO `expired_keys`).

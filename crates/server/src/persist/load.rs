@@ -49,6 +49,9 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     // `key-load-delay`: microseconds to wait per key (tests use it to make loading last).
     let delay = std::time::Duration::from_micros(cfg.key_load_delay.max(0) as u64);
     let mut db = 0usize;
+    if !merge {
+        srv.scripting.flush_libraries();
+    }
     let mut out = Loaded::default();
     let mut aux = AuxRepl::default();
     while let Some(item) = next_item(&mut reader)? {
@@ -60,11 +63,10 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
             }
             Item::ResizeDb { .. } => {}
             Item::Aux { key, value } => aux.note(&key, &value),
-            Item::Function { .. } => {
-                return Err(
-                    "the file holds function libraries, which Rudis does not support".into(),
-                )
-            }
+            Item::Function { code } => srv
+                .scripting
+                .load_library(&code)
+                .map_err(|e| format!("Failed loading library: {e}"))?,
             Item::Entry(e) => {
                 if !keep_expired && e.meta.expire_at_ms.is_some_and(|t| t < now_ms) {
                     out.keys_expired += 1;

@@ -41,6 +41,8 @@ pub struct SaveHeader {
     /// The replication history at the barrier (id, offset, stream database), written as
     /// aux fields when there is one to keep (a backlog, or a replica).
     replication: Option<(String, i64, i64)>,
+    /// The function libraries' code, written before the databases as Redis does.
+    functions: Vec<Vec<u8>>,
 }
 
 fn delay_per_key(delay_us: i64, keys: usize) {
@@ -77,6 +79,7 @@ impl SaveHeader {
             key_delay_us: cfg.rdb_key_save_delay,
             aof_base: false,
             replication: replication_info(srv),
+            functions: srv.scripting.library_codes(),
         }
     }
 
@@ -103,6 +106,9 @@ impl SaveHeader {
                 }),
             aof_base: self.aof_base,
         })?;
+        for code in &self.functions {
+            w.function(code)?;
+        }
         Ok(w)
     }
 }

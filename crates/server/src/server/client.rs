@@ -346,6 +346,8 @@ pub struct Client {
     pub replica_hello: crate::replication::primary::Hello,
     /// Set by SYNC/PSYNC: the connection becomes a replica's stream.
     pub repl_handoff: Option<crate::replication::primary::Handoff>,
+    /// The client a script's commands run as (`redis.call`).
+    pub is_script: bool,
 }
 
 impl Client {
@@ -378,6 +380,7 @@ impl Client {
             batch_clock_us: None,
             replica_hello: Default::default(),
             repl_handoff: None,
+            is_script: false,
         }
     }
 

@@ -138,6 +138,34 @@ enum Progress {
     Paused,
     /// A request blocked (BLPOP...); what follows waits until it is served or times out.
     Blocked,
+    /// A script must run (EVAL, FCALL...): it runs on the script thread, and what follows
+    /// waits for it, while this worker keeps serving its other connections.
+    Script(OwnedRequest),
+}
+
+/// A request copied out of the input buffer.
+pub struct OwnedRequest {
+    base: Vec<u8>,
+    ranges: Vec<std::ops::Range<usize>>,
+}
+
+impl OwnedRequest {
+    fn new(argv: rudis_resp::Argv<'_>) -> Self {
+        let mut base = Vec::with_capacity(argv.total_bytes());
+        let ranges = argv
+            .iter()
+            .map(|a| {
+                let start = base.len();
+                base.extend_from_slice(a);
+                start..base.len()
+            })
+            .collect();
+        OwnedRequest { base, ranges }
+    }
+
+    fn argv(&self) -> rudis_resp::Argv<'_> {
+        rudis_resp::Argv::new(&self.base, &self.ranges)
+    }
 }
 
 impl std::fmt::Display for Closed {
@@ -188,6 +216,10 @@ impl Connection {
                     self.wait_blocked(srv, client).await?;
                     continue;
                 }
+                Progress::Script(request) => {
+                    self.run_script(srv, client, request).await?;
+                    continue;
+                }
                 Progress::Drained => {}
             }
             if client.close_after_reply {
@@ -236,6 +268,11 @@ impl Connection {
                         progress = Progress::Paused;
                         break;
                     }
+                    if crate::script::runs_on_script_thread(srv, client, argv) {
+                        progress = Progress::Script(OwnedRequest::new(argv));
+                        self.start += n;
+                        break;
+                    }
                     dispatch::call(srv, client, &mut self.reply, argv);
                     limits.auth_required = !client.authenticated;
                     self.start += n;
@@ -265,6 +302,34 @@ impl Connection {
         self.compact();
         self.note_query_buffer(client);
         Ok(progress)
+    }
+
+    /// Runs a script request on the script thread, lending it this connection's client and
+    /// reply buffer until it is done.
+    async fn run_script(
+        &mut self,
+        srv: &Server,
+        client: &mut Client,
+        request: OwnedRequest,
+    ) -> Result<(), Closed> {
+        let placeholder = Client::new(client.info.clone(), client.peer);
+        let lent_client = std::mem::replace(client, placeholder);
+        let lent_reply = std::mem::take(&mut self.reply);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let server = srv.arc();
+        srv.scripting.submit(Box::new(move || {
+            let (mut c, mut r) = (lent_client, lent_reply);
+            dispatch::call(&server, &mut c, &mut r, request.argv());
+            let _ = tx.send((c, r));
+        }));
+        match rx.await {
+            Ok((c, r)) => {
+                *client = c;
+                self.reply = r;
+                Ok(())
+            }
+            Err(_) => Err(Closed::Killed),
+        }
     }
 
     /// Publishes the query buffer's size for CLIENT LIST (`qbuf`, `qbuf-free`).

@@ -151,6 +151,8 @@ pub struct Server {
     pub migrate_sockets: crate::cmd::keys::migrate::SocketCache,
     /// The append only file.
     pub aof: crate::persist::aof::Aof,
+    /// The Lua VM, the script cache and the function libraries.
+    pub scripting: crate::script::Scripting,
     /// This server's own `Arc`, for work handed to other threads (BGSAVE).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
     shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
@@ -189,6 +191,7 @@ impl Server {
             rdb: Default::default(),
             migrate_sockets: Default::default(),
             aof: Default::default(),
+            scripting: crate::script::Scripting::new(),
             me: std::sync::OnceLock::new(),
             shutdown_tx,
         };
@@ -206,6 +209,10 @@ impl Server {
             Ordering::Relaxed,
         );
         srv.state.lastsave_s.store(now / 1000, Ordering::Relaxed);
+        // Redis gives its two script clients (EVAL's and the function engine's) the first
+        // client ids; connections start at 3 there, and so here.
+        srv.clients.next_id();
+        srv.clients.next_id();
         let srv = Arc::new(srv);
         let _ = srv.me.set(Arc::downgrade(&srv));
         srv
