@@ -65,7 +65,7 @@ impl Policy {
 
 /// Bytes in use as `maxmemory` counts them: what the allocator has handed out.
 pub fn used_memory_bytes() -> u64 {
-    crate::server::memory::allocator_stats().allocated
+    crate::server::memory::used_memory_bytes()
 }
 
 /// Publishes what the hot path needs of the eviction settings: LRU or LFU access tracking,

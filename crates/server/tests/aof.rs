@@ -69,8 +69,7 @@ fn counter(c: &mut RawConn) -> u64 {
 
 /// Sends pipelines of INCR until the connection breaks; counts acknowledged increments
 /// and the ones sent but not acknowledged when it broke.
-fn incr_until_killed(port: u16, acked: Arc<AtomicU64>, in_flight: Arc<AtomicU64>) {
-    let mut c = RawConn::connect(port);
+fn incr_until_killed(mut c: RawConn, acked: Arc<AtomicU64>, in_flight: Arc<AtomicU64>) {
     const BATCH: u64 = 8;
     let batch = b"*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n".repeat(BATCH as usize);
     loop {
@@ -110,7 +109,9 @@ fn appendfsync_always_keeps_every_acknowledged_write_across_sigkill() {
         let in_flight = Arc::new(AtomicU64::new(0));
         let port = server.port;
         let (a, f) = (acked.clone(), in_flight.clone());
-        let writer = std::thread::spawn(move || incr_until_killed(port, a, f));
+        // Connected before the kill can come, however late the thread starts.
+        let conn = RawConn::connect(port);
+        let writer = std::thread::spawn(move || incr_until_killed(conn, a, f));
         std::thread::sleep(Duration::from_millis(rng.u64(30..250)));
         drop(server); // SIGKILL
         writer.join().unwrap();
@@ -141,7 +142,8 @@ fn appendfsync_everysec_loses_at_most_about_two_seconds() {
     let port = server.port;
     let (a, f) = (acked.clone(), in_flight.clone());
     let started = Instant::now();
-    let writer = std::thread::spawn(move || incr_until_killed(port, a, f));
+    let conn = RawConn::connect(port);
+    let writer = std::thread::spawn(move || incr_until_killed(conn, a, f));
     std::thread::sleep(Duration::from_millis(1500));
     drop(server);
     writer.join().unwrap();
