@@ -401,3 +401,15 @@ fn empty_keys_in_a_file_are_skipped_and_logged() {
     drop(ours);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn flushall_with_save_points_leaves_no_change_unsaved_as_redis() {
+    let ours = ServerProcess::start(&["--save", "3600 1"]);
+    let redis = ServerProcess::start_redis(&["--save", "3600 1"]);
+    for c in [&mut ours.conn(), &mut redis.conn()] {
+        cmd(c, &["SET", "k", "v"]);
+        assert_eq!(info_field(c, "rdb_changes_since_last_save"), "1");
+        assert_eq!(cmd(c, &["FLUSHALL"]), "OK");
+        assert_eq!(info_field(c, "rdb_changes_since_last_save"), "0");
+    }
+}

@@ -128,9 +128,14 @@ pub(super) fn restore(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     }
     let lfu = lfu_policy(&ctx.srv.cfg());
     let access = codec::access_for(lfu, opts.idle_secs, opts.freq, ctx.txn.now_ms);
-    let entry = ctx.txn.add(key, value);
+    // `set`, not `add`: on a replica a key past its expiry reads as missing yet is still
+    // there, and its master's RESTORE replaces it.
+    ctx.txn.set(key, value, false);
     if let Some(access) = access {
-        entry.access = access;
+        let db = ctx.txn.db;
+        if let Some(entry) = ctx.txn.shard(db, key).keys.get_mut(key) {
+            entry.access = access;
+        }
     }
     if let Some(at_ms) = expire_at_ms {
         ctx.txn.set_expire(key, at_ms);
@@ -282,8 +287,15 @@ mod tests {
         assert_eq!(out.propagated(), ["0:DEL k"]);
         assert_eq!(out.events(), ["0:del:k"]);
         assert_eq!(h.reply(&["EXISTS", "k"]), ":0\r\n");
-        // A replica keeps what its master sends.
+        // A replica keeps what its master sends, and replaces a key that reads as expired
+        // but is still there.
         h.replica = true;
+        h.run(&["SET", "old", "v", "PX", "10"]);
+        h.now_ms += 20;
+        assert_eq!(restore(&mut h, &["old", "0"], &payload).reply, "+OK\r\n");
+        assert_eq!(h.reply(&["GET", "old"]), "$1\r\nv\r\n");
+        assert_eq!(h.reply(&["TTL", "old"]), ":-1\r\n");
+        h.run(&["DEL", "old"]);
         restore(&mut h, &["r", &past, "ABSTTL"], &payload);
         assert_eq!(h.reply(&["DBSIZE"]), ":1\r\n");
     }
