@@ -144,3 +144,31 @@ fn a_limit_nothing_can_meet_refuses_writes_but_not_reads() {
     let v: String = con.get("persistent").unwrap();
     assert_eq!(v, "v", "keys without a TTL stay under volatile-lru");
 }
+
+/// A refused EXEC ends the transaction and says why, byte for byte as Redis does.
+#[test]
+fn exec_refused_for_memory_aborts_the_transaction_like_redis() {
+    let replies = |server: &ServerProcess| {
+        let (mut a, mut b) = (server.conn(), server.conn());
+        let mut out = Vec::new();
+        for args in [&["MULTI"][..], &["SET", "k", "v"]] {
+            a.send(args);
+            out.push(a.read_reply().unwrap().1);
+        }
+        b.command(&["CONFIG", "SET", "maxmemory", "1"]).unwrap();
+        for args in [&["EXEC"][..], &["PING"], &["GET", "k"]] {
+            a.send(args);
+            out.push(a.read_reply().unwrap().1);
+        }
+        b.command(&["CONFIG", "SET", "maxmemory", "0"]).unwrap();
+        out
+    };
+    let ours = replies(&ServerProcess::start(&[]));
+    let theirs = replies(&ServerProcess::start_redis(&[]));
+    assert_eq!(
+        String::from_utf8_lossy(&ours.concat()),
+        String::from_utf8_lossy(&theirs.concat())
+    );
+    assert!(String::from_utf8_lossy(&ours[2])
+        .starts_with("-EXECABORT Transaction discarded because of: OOM"));
+}

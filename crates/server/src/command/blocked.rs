@@ -35,6 +35,9 @@ pub fn serve_ready(srv: &Server, mut ready: Vec<(usize, Vec<u8>)>) {
             ready.extend(flush_effects(srv, &mut txn, false));
         }
     }
+    // An attempt that left its waiter blocked may still have changed something: the key it
+    // found logically expired was deleted, and that DEL must be propagated.
+    let _ = flush_effects(srv, &mut txn, false);
 }
 
 fn next_waiter(txn: &mut Txn<'_>, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
