@@ -545,3 +545,41 @@ fn an_old_single_file_aof_is_moved_into_the_directory() {
     assert_eq!(cmd(&mut server.conn(), &["MGET", "a", "c"]).len(), 31);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn automatic_rewrite_follows_growth() {
+    let dir = common::scratch_dir("aof-auto");
+    let server = start_aof(
+        &dir,
+        &[
+            "--auto-aof-rewrite-percentage",
+            "100",
+            "--auto-aof-rewrite-min-size",
+            "4kb",
+        ],
+    );
+    let mut c = server.conn();
+    let value = "v".repeat(100);
+    for i in 0..20 {
+        cmd(&mut c, &["SET", &format!("k{i}"), &value]);
+    }
+    // About 2.5 kB written: below the minimum size.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut c, "aof_rewrites"), "0");
+    for i in 0..40 {
+        cmd(&mut c, &["SET", &format!("k{i}"), &value]);
+    }
+    wait_until("an automatic rewrite", || {
+        info_field(&mut c, "aof_rewrites") == "1"
+            && info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    let size: u64 = info_field(&mut c, "aof_current_size").parse().unwrap();
+    let base: u64 = info_field(&mut c, "aof_base_size").parse().unwrap();
+    assert!(size < 4096 && base == size, "size {size}, base {base}");
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(
+        log.contains("Starting automatic rewriting of AOF on"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

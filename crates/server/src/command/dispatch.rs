@@ -525,8 +525,9 @@ fn account(
 
 /// Runs a command read from the AOF on the loader's fake client, inside the loader's
 /// exclusive transaction: no client checks (the file is trusted as Redis trusts it), and
-/// nothing reaches the propagation point or the statistics. A command with a wrong arity
-/// is skipped; handler errors are ignored, as Redis ignores them.
+/// nothing reaches the propagation point or the statistics. A command with a wrong arity,
+/// and administrative commands, are skipped; handler errors are ignored, as Redis ignores
+/// them.
 pub fn run_loaded(
     srv: &Server,
     client: &mut Client,
@@ -545,6 +546,11 @@ pub fn run_loaded(
     let Ok(entry) = resolve(srv, argv) else {
         return;
     };
+    if entry.spec.has(flag::ADMIN) {
+        // Never written to an AOF; run from one, DEBUG LOADAOF or SHUTDOWN would recurse or
+        // stop the load.
+        return;
+    }
     txn.db = client.db;
     txn.writes = true;
     txn.loading = true;

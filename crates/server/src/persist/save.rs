@@ -45,11 +45,17 @@ pub struct SaveHeader {
     functions: Vec<Vec<u8>>,
 }
 
-fn delay_per_key(delay_us: i64, keys: usize) {
-    if delay_us > 0 && keys > 0 {
-        std::thread::sleep(std::time::Duration::from_micros(
-            delay_us as u64 * keys as u64,
-        ));
+/// Sleeps `delay_us` per key, in short steps so that a cancelled save stops promptly.
+fn delay_per_key(delay_us: i64, keys: usize, cancel: &AtomicBool) {
+    if delay_us <= 0 || keys == 0 {
+        return;
+    }
+    let step = std::time::Duration::from_millis(10);
+    let mut left = std::time::Duration::from_micros(delay_us as u64 * keys as u64);
+    while !left.is_zero() && !cancel.load(Ordering::Relaxed) {
+        let nap = left.min(step);
+        std::thread::sleep(nap);
+        left -= nap;
     }
 }
 
@@ -203,7 +209,7 @@ pub fn write_snapshot<W: Write>(
             };
             if let Some(bytes) = bytes {
                 w.raw(&bytes)?;
-                delay_per_key(header.key_delay_us, keys);
+                delay_per_key(header.key_delay_us, keys, cancel);
             }
         }
         for chunk in snap.take_early(db) {

@@ -85,7 +85,7 @@ pub fn memory(srv: &Server, out: &mut String) {
     field(out, "mem_clients_slaves", clients_replicas);
     field(out, "mem_clients_normal", clients_normal);
     field(out, "mem_cluster_links", 0);
-    field(out, "mem_aof_buffer", 0);
+    field(out, "mem_aof_buffer", srv.aof.buffered_bytes());
     field(out, "mem_allocator", memory::allocator_name());
     field(out, "active_defrag_running", 0);
     field(out, "lazyfree_pending_objects", 0);

@@ -78,6 +78,8 @@ pub struct Aof {
     last_fsync_ms: AtomicI64,
     /// Unix ms of the last failed rewrite (automatic rewrites then wait).
     pub last_failure_ms: AtomicI64,
+    /// Asks the running rewrite to stop (the AOF is being turned off).
+    pub cancel_rewrite: AtomicBool,
 }
 
 impl Default for Aof {
@@ -106,6 +108,7 @@ impl Default for Aof {
             delayed_fsyncs: AtomicU64::new(0),
             last_fsync_ms: AtomicI64::new(0),
             last_failure_ms: AtomicI64::new(0),
+            cancel_rewrite: AtomicBool::new(false),
         }
     }
 }

@@ -199,7 +199,7 @@ pub fn start_from_cron(srv: &Server) {
 fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
     let tmp = temp_name(&srv);
     let part = tmp.with_extension("part");
-    let (ks, cancel) = (&srv.keyspace, &srv.rdb.cancel);
+    let (ks, cancel) = (&srv.keyspace, &srv.aof.cancel_rewrite);
     let written = write_then_rename(&tmp, &part, |sink| match &format {
         BaseFormat::Rdb(header) => {
             write_snapshot(ks, &snap, header, cancel, sink).map_err(|e| e.to_string())
@@ -226,6 +226,13 @@ fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
             log::write_line(
                 Verbosity::Notice,
                 "Background AOF rewrite finished successfully",
+            );
+        }
+        Err(_) if aof.cancel_rewrite.load(Ordering::Relaxed) => {
+            let _ = std::fs::remove_file(&tmp);
+            log::write_line(
+                Verbosity::Warning,
+                "Background AOF rewrite terminated by the AOF being turned off",
             );
         }
         Err(e) => {
@@ -299,7 +306,27 @@ pub fn config_changed(srv: &Server, may_take_barrier: bool) {
         } else {
             aof.rewrite_scheduled.store(true, Ordering::Release);
         }
-    } else if aof.is_on() || aof.accepting.load(Ordering::Acquire) {
-        aof.stop(srv);
+    } else {
+        cancel_running(srv);
+        if aof.is_on() || aof.accepting.load(Ordering::Acquire) {
+            aof.stop(srv);
+        }
     }
+}
+
+/// Stops a running rewrite and waits (a little) for its thread to end, as Redis kills its
+/// rewrite child when the AOF is turned off.
+fn cancel_running(srv: &Server) {
+    let aof = &srv.aof;
+    if !aof.rewrite_in_progress.load(Ordering::Acquire) {
+        return;
+    }
+    log::write_line(Verbosity::Notice, "Killing running AOF rewrite");
+    aof.cancel_rewrite.store(true, Ordering::Relaxed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while aof.rewrite_in_progress.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    aof.cancel_rewrite.store(false, Ordering::Relaxed);
+    aof.rewrite_scheduled.store(false, Ordering::Release);
 }
