@@ -163,7 +163,13 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if is_write && !client.is_master {
         crate::replication::check_write_allowed(srv)?;
     }
-    if !spec.has(flag::STALE) {
+    // EXEC is as stale-sensitive as the least tolerant command it would run.
+    let queued_not_stale = is_exec(entry)
+        && client.multi.as_ref().is_some_and(|q| {
+            q.iter()
+                .any(|c| !srv.commands.get(c.cmd_id).spec.has(flag::STALE))
+        });
+    if !spec.has(flag::STALE) || queued_not_stale {
         crate::replication::check_stale_allowed(srv)?;
     }
     let touches_keys = spec.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0;
