@@ -211,18 +211,19 @@ impl Scripting {
         self.library_codes.lock().clone()
     }
 
-    /// Loads a library read from an RDB file (replacing one of the same name).
-    pub fn load_library(&self, code: &[u8]) -> Result<(), String> {
+    /// Loads a library read from an RDB file; one of the same name is replaced when
+    /// `replace`, an error otherwise.
+    pub fn load_library(&self, code: &[u8], replace: bool) -> Result<(), String> {
         let mut guard = self.vm();
         let vm = &mut *guard;
         let mut libraries = std::mem::take(&mut vm.libraries);
-        let loaded = libraries.load(vm, code, true, 0);
+        let loaded = libraries.load(vm, code, replace, 0);
         vm.libraries = libraries;
         self.note_vm(vm);
         loaded.map(|_| ())
     }
 
-    /// Drops every library (before loading an RDB file in place of the data).
+    /// Drops every library (when DEBUG RELOAD empties the data before loading).
     pub fn flush_libraries(&self) {
         let mut vm = self.vm();
         vm.libraries.flush();

@@ -112,6 +112,8 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
         let _ = vm.install_hook(false);
     }
     let _ = super::api::install_idle(lua, &vm.bridge);
+    // A little garbage collection after each run keeps the heap flat without full cycles.
+    let _ = lua.gc_step();
     let run = run.into_inner();
     let fx = &mut run.txn.effects;
     // The script's commands propagate, not the script.
