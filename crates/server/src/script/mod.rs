@@ -66,6 +66,9 @@ pub struct Scripting {
     executor: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
 }
 
+/// The script thread's stack: conversions of deeply nested values recurse.
+const SCRIPT_THREAD_STACK_BYTES: usize = 64 << 20;
+
 /// Work for the script thread.
 pub type Job = Box<dyn FnOnce() + Send>;
 
@@ -136,6 +139,7 @@ impl Scripting {
             let (tx, rx) = std::sync::mpsc::channel::<Job>();
             let spawned = std::thread::Builder::new()
                 .name("rudis-script".into())
+                .stack_size(SCRIPT_THREAD_STACK_BYTES)
                 .spawn(move || {
                     for job in rx {
                         job();

@@ -51,11 +51,19 @@ struct RunCtx<'a, 't> {
     repl_targets: u8,
     /// A write command ran: the script can no longer be killed.
     wrote: bool,
+    /// Memory was over `maxmemory` when the script started.
+    oom: bool,
     scripting: &'a Scripting,
 }
 
+/// True if used memory is over `maxmemory` (checked once, when a script starts).
+fn over_maxmemory(srv: &Server) -> bool {
+    let maxmemory = srv.cfg().maxmemory;
+    maxmemory > 0 && crate::server::memory::allocator_stats().allocated > maxmemory as u64
+}
+
 /// Checks made before a script with flags (a shebang or a function) may start.
-fn prepare(srv: &Server, client: &Client, spec: &RunSpec) -> Result<(), CmdError> {
+fn prepare(srv: &Server, client: &Client, spec: &RunSpec, oom: bool) -> Result<(), CmdError> {
     if spec.flags & shebang::EVAL_COMPAT != 0 {
         return Ok(());
     }
@@ -71,12 +79,18 @@ fn prepare(srv: &Server, client: &Client, spec: &RunSpec) -> Result<(), CmdError
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
         }
     }
+    let allows_oom = spec.flags & (shebang::ALLOW_OOM | shebang::NO_WRITES) != 0;
+    if oom && !allows_oom && !client.is_master {
+        // Redis refuses the call at its gate here (the script's flags make it deny-oom).
+        return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
     Ok(())
 }
 
 /// Runs `spec` for the caller in `ctx`, replying into its reply buffer.
 pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdResult {
-    prepare(ctx.srv, ctx.client, &spec)?;
+    let oom = over_maxmemory(ctx.srv);
+    prepare(ctx.srv, ctx.client, &spec, oom)?;
     let lua = &vm.lua;
     let keys = byte_table(lua, &spec.keys).map_err(lua_failure)?;
     let args = byte_table(lua, &spec.args).map_err(lua_failure)?;
@@ -103,6 +117,7 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
         flags: spec.flags,
         repl_targets: crate::propagate::target::ALL,
         wrote: false,
+        oom,
         scripting,
     });
     scripting.begin(&spec, ctx.client.is_master);
@@ -360,7 +375,15 @@ impl RunCtx<'_, '_> {
                 return reject(&format!("-{}", dispatch::MISCONF));
             }
         }
-        let _ = self.flags;
+        let allows_oom = self.flags & shebang::ALLOW_OOM != 0;
+        if self.oom
+            && !allows_oom
+            && !self.wrote
+            && !self.client.is_master
+            && spec.has(flag::DENYOOM)
+        {
+            return reject("-OOM command not allowed when used memory > 'maxmemory'.");
+        }
         Ok(())
     }
 }
