@@ -23,6 +23,9 @@ pub mod run;
 pub mod shebang;
 pub mod vm;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
