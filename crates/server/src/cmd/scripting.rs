@@ -135,6 +135,7 @@ pub fn keys_and_args<'a>(argv: Argv<'a>) -> Result<KeysAndArgs<'a>, crate::comma
 }
 
 fn run_script(ctx: &mut Ctx, argv: Argv, by_sha: bool, read_only: bool) -> CmdResult {
+    crate::script::run::feed_monitors(ctx, argv);
     if by_sha && argv.get(1).len() != 40 {
         return Err(NOSCRIPT.into());
     }

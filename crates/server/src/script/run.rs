@@ -87,6 +87,16 @@ fn prepare(srv: &Server, client: &Client, spec: &RunSpec, oom: bool) -> Result<(
     Ok(())
 }
 
+/// Feeds MONITOR the script command itself, before the commands it runs (the command is
+/// flagged `skip-monitor`, so the gate does not).
+pub fn feed_monitors(ctx: &Ctx, argv: Argv) {
+    let srv = ctx.srv;
+    if srv.monitors.is_active() && !srv.state.loading.load(Ordering::Relaxed) {
+        srv.monitors
+            .feed(ctx.client.db, &ctx.client.info.addr, argv.iter());
+    }
+}
+
 /// Runs `spec` for the caller in `ctx`, replying into its reply buffer.
 pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdResult {
     let oom = over_maxmemory(ctx.srv);
@@ -421,7 +431,8 @@ fn ranges_of(args: &[Vec<u8>]) -> Vec<std::ops::Range<usize>> {
 
 /// The identity scripts' commands run under (never listed among clients).
 pub fn script_client_info() -> Arc<ClientInfo> {
-    Arc::new(ClientInfo::new(0, String::new(), String::new(), -1, 0))
+    // MONITOR shows the commands scripts run as coming from `lua`, as Redis does.
+    Arc::new(ClientInfo::new(0, "lua".into(), String::new(), -1, 0))
 }
 
 /// The Lua error every running script gets once killed.
