@@ -6,7 +6,7 @@
 
 use rudis_resp::Argv;
 
-use super::util::{is, reply_help, subcommand_syntax_error};
+use super::util::{is, reply_help};
 use crate::command::spec::{acl, flag, keyflag, CommandSpec, KeySpec};
 use crate::command::{CmdResult, Ctx};
 use crate::script::run::RunSpec;
@@ -234,7 +234,6 @@ fn debug(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     if is(mode, "YES") || is(mode, "SYNC") {
         return Err("ERR SCRIPT DEBUG is not supported by this server".into());
     }
-    let _ = subcommand_syntax_error;
     Err("ERR Use SCRIPT DEBUG YES/SYNC/NO".into())
 }
 

@@ -78,7 +78,6 @@ pub type Job = Box<dyn FnOnce() + Send>;
 /// True if this request runs a script and must go to the script thread: EVAL, EVALSHA,
 /// FCALL and their `_RO` forms outside MULTI. (Inside EXEC they run where EXEC runs.)
 pub fn runs_on_script_thread(
-    srv: &Server,
     client: &crate::server::client::Client,
     argv: rudis_resp::Argv<'_>,
 ) -> bool {
@@ -87,7 +86,6 @@ pub fn runs_on_script_thread(
     }
     let name = argv.get(0);
     let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    let _ = srv;
     is("eval")
         || is("evalsha")
         || is("eval_ro")

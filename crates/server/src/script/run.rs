@@ -300,7 +300,7 @@ impl RunCtx<'_, '_> {
         }
         self.reply.clear();
         let propagated_before = self.txn.effects.propagate.len();
-        let failed = dispatch::run_for_script(
+        dispatch::run_for_script(
             self.srv,
             &mut self.client,
             &mut self.reply,
@@ -309,7 +309,6 @@ impl RunCtx<'_, '_> {
             argv,
         );
         self.apply_repl_targets(propagated_before);
-        let _ = failed;
         self.reply_to_lua(lua)
     }
 
