@@ -271,6 +271,16 @@ fn reject(
     if let Some(entry) = entry {
         srv.stats.command_rejected(entry.id);
     }
+    // A refused EXEC ends the transaction, saying why (Redis's execCommandAbort).
+    let e = if client.in_multi() && entry.is_some_and(is_exec) {
+        crate::cmd::transaction::discard_transaction(srv, client);
+        CmdError::from(format!(
+            "EXECABORT Transaction discarded because of: {}",
+            e.text()
+        ))
+    } else {
+        e
+    };
     if client.in_multi() {
         client.multi_error = true;
     }
