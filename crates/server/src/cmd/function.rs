@@ -25,14 +25,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         .flags(RUN_FLAGS)
         .acl(SCRIPTING)
         .keys(&[KeySpec::keynum(2, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE).notes(
-            "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE flags",
+            "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
         )])
         .doc("scripting", "Invoke a function", "7.0.0", "Depends on the function that is executed."),
     CommandSpec::new("fcall_ro", -3, fcall_ro)
         .flags(RUN_FLAGS | flag::READONLY)
         .acl(SCRIPTING)
         .keys(&[KeySpec::keynum(2, keyflag::RO | keyflag::ACCESS).notes(
-            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS flags",
+            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
         )])
         .doc("scripting", "Invoke a read-only function", "7.0.0", "Depends on the function that is executed."),
     CommandSpec::new("function", -2, container)

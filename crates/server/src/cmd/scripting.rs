@@ -18,9 +18,9 @@ const RUN_FLAGS: u64 = flag::NOSCRIPT
     | flag::MOVABLE_KEYS
     | flag::EXCLUSIVE;
 const RW_NOTES: &str =
-    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE flags";
+    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE";
 const RO_NOTES: &str =
-    "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS flags";
+    "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS";
 const RW_KEYS: &[KeySpec] =
     &[KeySpec::keynum(2, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE).notes(RW_NOTES)];
 const RW_KEYS_SHA: &[KeySpec] = &[KeySpec::keynum(
