@@ -144,16 +144,53 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
     // The script's commands propagate, not the script.
     fx.rewritten = true;
     fx.wrap_multi = true;
-    // As in Redis, the script counts as failed only for an error reply of its own: one a
-    // command returned, already counted for that command, passes through uncounted.
+    // As in Redis, the script fails when its reply is an error; an error a command
+    // returned was counted in the error statistics already, and is not counted again.
+    let stats = &ctx.srv.stats;
     match outcome {
-        Ok(()) => Ok(()),
+        Ok(Returned::Value) => Ok(()),
+        Ok(Returned::Error { code, counted }) => {
+            if !counted {
+                stats.count_error(&code);
+            }
+            stats.command_failed(ctx.cmd.id);
+            Ok(())
+        }
         Err(Failure::Counted(text)) => Err(CmdError::from(text)),
         Err(Failure::AlreadyCounted(text)) => {
             ctx.reply.error(&text);
+            stats.command_failed(ctx.cmd.id);
             Ok(())
         }
     }
+}
+
+/// What a script that ran to its end returned.
+enum Returned {
+    Value,
+    /// An error table (written as an error reply): its code, and whether the error
+    /// statistics saw it already (a command's error passed on).
+    Error {
+        code: String,
+        counted: bool,
+    },
+}
+
+/// The error a returned value stands for, if it is an error table.
+fn returned_error(v: &Value) -> Returned {
+    let Value::Table(t) = v else {
+        return Returned::Value;
+    };
+    let Ok(Value::String(e)) = t.raw_get::<Value>("err") else {
+        return Returned::Value;
+    };
+    let text = e.to_string_lossy();
+    let code = text.split(' ').next().unwrap_or("ERR").to_string();
+    let counted = matches!(
+        t.raw_get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    );
+    Returned::Error { code, counted }
 }
 
 /// How a run failed: the final error text, and whether error statistics already saw it.
@@ -181,7 +218,7 @@ fn execute(
     keys: mlua::Table,
     args: mlua::Table,
     out: &mut ReplyBuf,
-) -> Result<(), Failure> {
+) -> Result<Returned, Failure> {
     let lua = &vm.lua;
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, (argv, argc): (mlua::Table, i64)| {
@@ -215,7 +252,7 @@ fn execute(
                 script_resp3: resp3,
             }
             .write(out, &value, 0);
-            return Ok(Ok(()));
+            return Ok(Ok(returned_error(&value)));
         }
         Ok(Err(failure_text(&value, &spec.name)))
     });
