@@ -164,30 +164,7 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if let Some(e) = srv.scripting.busy_error(srv, entry) {
         return Err(e);
     }
-    if denied_by_maxmemory(srv, client, entry) {
-        return Err(OOM.into());
-    }
     Ok(())
-}
-
-const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
-
-/// Redis's `maxmemory` gate: over the limit, commands that may grow memory are refused, and
-/// so is anything queued in MULTI except EXEC, DISCARD, QUIT and RESET (a queue grows
-/// without bound otherwise). Rudis does not evict, so the limit is checked as it stands.
-fn denied_by_maxmemory(srv: &Server, client: &Client, entry: &CmdEntry) -> bool {
-    let maxmemory = srv.cfg().maxmemory;
-    if maxmemory <= 0 || client.is_master {
-        return false;
-    }
-    let spec = entry.spec;
-    let exec_denyoom = is_exec(entry) && queued_flags(srv, client) & flag::DENYOOM != 0;
-    let queueing = client.in_multi()
-        && !(entry.parent.is_none() && matches!(spec.name, "exec" | "discard" | "quit" | "reset"));
-    if !(spec.has(flag::DENYOOM) || exec_denyoom || queueing) {
-        return false;
-    }
-    crate::server::memory::allocator_stats().allocated > maxmemory as u64
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
