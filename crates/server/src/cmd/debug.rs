@@ -420,6 +420,7 @@ fn reload(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         for db in 0..ctx.txn.keyspace().db_count() {
             crate::cmd::keys::flush::empty_db(ctx, db, false);
         }
+        ctx.srv.scripting.flush_libraries();
     }
     ctx.txn.release_shards();
     let path = ctx.srv.cfg().dbfilename.clone();

@@ -100,6 +100,7 @@ fn fcall_ro(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 }
 
 fn call_function(ctx: &mut Ctx, argv: Argv, read_only: bool) -> CmdResult {
+    crate::script::run::feed_monitors(ctx, argv);
     let srv = ctx.srv;
     let scripting = &srv.scripting;
     let vm = scripting.vm();

@@ -6,7 +6,7 @@
 
 use rudis_resp::Argv;
 
-use super::util::{is, reply_help, subcommand_syntax_error};
+use super::util::{is, reply_help};
 use crate::command::spec::{acl, flag, keyflag, CommandSpec, KeySpec};
 use crate::command::{CmdResult, Ctx};
 use crate::script::run::RunSpec;
@@ -135,6 +135,7 @@ pub fn keys_and_args<'a>(argv: Argv<'a>) -> Result<KeysAndArgs<'a>, crate::comma
 }
 
 fn run_script(ctx: &mut Ctx, argv: Argv, by_sha: bool, read_only: bool) -> CmdResult {
+    crate::script::run::feed_monitors(ctx, argv);
     if by_sha && argv.get(1).len() != 40 {
         return Err(NOSCRIPT.into());
     }
@@ -233,7 +234,6 @@ fn debug(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     if is(mode, "YES") || is(mode, "SYNC") {
         return Err("ERR SCRIPT DEBUG is not supported by this server".into());
     }
-    let _ = subcommand_syntax_error;
     Err("ERR Use SCRIPT DEBUG YES/SYNC/NO".into())
 }
 

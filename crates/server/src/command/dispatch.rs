@@ -273,16 +273,16 @@ fn reject(
     if let Some(entry) = entry {
         srv.stats.command_rejected(entry.id);
     }
-    if client.in_multi() && entry.is_some_and(is_exec) {
-        // A refused EXEC ends the transaction, saying why (-BUSY, -OOM, -READONLY...).
+    // A refused EXEC ends the transaction, saying why (Redis's execCommandAbort).
+    let e = if client.in_multi() && entry.is_some_and(is_exec) {
         crate::cmd::transaction::discard_transaction(srv, client);
-        let text = format!("EXECABORT Transaction discarded because of: {}", e.text());
-        srv.stats.count_error("EXECABORT");
-        if client.reply_mode == ReplyMode::On {
-            reply.error(&text);
-        }
-        return;
-    }
+        CmdError::from(format!(
+            "EXECABORT Transaction discarded because of: {}",
+            e.text()
+        ))
+    } else {
+        e
+    };
     if client.in_multi() {
         client.multi_error = true;
     }

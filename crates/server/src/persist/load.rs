@@ -49,9 +49,6 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     // `key-load-delay`: microseconds to wait per key (tests use it to make loading last).
     let delay = std::time::Duration::from_micros(cfg.key_load_delay.max(0) as u64);
     let mut db = 0usize;
-    if !merge {
-        srv.scripting.flush_libraries();
-    }
     let mut out = Loaded::default();
     let mut aux = AuxRepl::default();
     while let Some(item) = next_item(&mut reader)? {
@@ -65,7 +62,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
             Item::Aux { key, value } => aux.note(&key, &value),
             Item::Function { code } => srv
                 .scripting
-                .load_library(&code)
+                .load_library(&code, merge)
                 .map_err(|e| format!("Failed loading library: {e}"))?,
             Item::Entry(e) => {
                 if !keep_expired && e.meta.expire_at_ms.is_some_and(|t| t < now_ms) {

@@ -15,8 +15,9 @@
 use mlua::{Lua, Table, Value};
 use rudis_resp::{ReplyBuf, Value as Resp};
 
-/// Deepest nesting converted, in either direction.
-const MAX_DEPTH: usize = 1000;
+/// Deepest nesting converted, in either direction (scripts inside EXEC run on a connection
+/// worker's ordinary stack, so the recursion stays modest).
+const MAX_DEPTH: usize = 200;
 
 /// Converts a parsed reply to a Lua value. Errors become `{err=...}` tables. A null is
 /// `false` in RESP2 and `nil` in RESP3 (`resp3`: the reply was written in RESP3).

@@ -35,7 +35,7 @@ pub struct Library {
 #[derive(Default)]
 pub struct Libraries {
     pub libs: BTreeMap<String, Library>,
-    /// Function name -> library name.
+    /// Function name (lowercase: names are case-insensitive, as in Redis) -> library name.
     pub by_function: HashMap<String, String>,
 }
 
@@ -47,8 +47,12 @@ const BAD_NAME: &str = "Library names can only contain letters, numbers, or unde
 impl Libraries {
     /// The function `name` and its library.
     pub fn function(&self, name: &str) -> Option<&FunctionInfo> {
-        let lib = self.by_function.get(name)?;
-        self.libs.get(lib)?.functions.get(name)
+        let lib = self.by_function.get(&name.to_ascii_lowercase())?;
+        self.libs
+            .get(lib)?
+            .functions
+            .values()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     pub fn function_count(&self) -> usize {
@@ -87,11 +91,13 @@ impl Libraries {
         }
         for lib in &new {
             for f in lib.functions.keys() {
-                let owner = self.by_function.get(f);
+                let key = f.to_ascii_lowercase();
+                let owner = self.by_function.get(&key);
                 let clash = owner.is_some_and(|o| !replaced.contains(o))
-                    || new
-                        .iter()
-                        .any(|other| other.name != lib.name && other.functions.contains_key(f));
+                    || new.iter().any(|other| {
+                        other.name != lib.name
+                            && other.functions.keys().any(|g| g.eq_ignore_ascii_case(f))
+                    });
                 if clash {
                     return Err(format!("Function {f} already exists"));
                 }
@@ -102,7 +108,8 @@ impl Libraries {
         }
         for lib in new {
             for f in lib.functions.keys() {
-                self.by_function.insert(f.clone(), lib.name.clone());
+                self.by_function
+                    .insert(f.to_ascii_lowercase(), lib.name.clone());
             }
             self.libs.insert(lib.name.clone(), lib);
         }
@@ -115,7 +122,7 @@ impl Libraries {
             return false;
         };
         for f in lib.functions.keys() {
-            self.by_function.remove(f);
+            self.by_function.remove(&f.to_ascii_lowercase());
         }
         true
     }
@@ -294,7 +301,10 @@ fn register(
         return Err(rt(BAD_NAME));
     }
     let mut registered = registered.borrow_mut();
-    if registered.contains_key(&info.name) {
+    if registered
+        .keys()
+        .any(|f| f.eq_ignore_ascii_case(&info.name))
+    {
         return Err(rt("Function already exists in the library"));
     }
     registered.insert(info.name.clone(), info);

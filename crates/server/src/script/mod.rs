@@ -23,6 +23,9 @@ pub mod run;
 pub mod shebang;
 pub mod vm;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -66,13 +69,15 @@ pub struct Scripting {
     executor: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
 }
 
+/// The script thread's stack: conversions of deeply nested values recurse.
+const SCRIPT_THREAD_STACK_BYTES: usize = 64 << 20;
+
 /// Work for the script thread.
 pub type Job = Box<dyn FnOnce() + Send>;
 
 /// True if this request runs a script and must go to the script thread: EVAL, EVALSHA,
 /// FCALL and their `_RO` forms outside MULTI. (Inside EXEC they run where EXEC runs.)
 pub fn runs_on_script_thread(
-    srv: &Server,
     client: &crate::server::client::Client,
     argv: rudis_resp::Argv<'_>,
 ) -> bool {
@@ -81,7 +86,6 @@ pub fn runs_on_script_thread(
     }
     let name = argv.get(0);
     let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    let _ = srv;
     is("eval")
         || is("evalsha")
         || is("eval_ro")
@@ -136,6 +140,7 @@ impl Scripting {
             let (tx, rx) = std::sync::mpsc::channel::<Job>();
             let spawned = std::thread::Builder::new()
                 .name("rudis-script".into())
+                .stack_size(SCRIPT_THREAD_STACK_BYTES)
                 .spawn(move || {
                     for job in rx {
                         job();
@@ -211,18 +216,19 @@ impl Scripting {
         self.library_codes.lock().clone()
     }
 
-    /// Loads a library read from an RDB file (replacing one of the same name).
-    pub fn load_library(&self, code: &[u8]) -> Result<(), String> {
+    /// Loads a library read from an RDB file; one of the same name is replaced when
+    /// `replace`, an error otherwise.
+    pub fn load_library(&self, code: &[u8], replace: bool) -> Result<(), String> {
         let mut guard = self.vm();
         let vm = &mut *guard;
         let mut libraries = std::mem::take(&mut vm.libraries);
-        let loaded = libraries.load(vm, code, true, 0);
+        let loaded = libraries.load(vm, code, replace, 0);
         vm.libraries = libraries;
         self.note_vm(vm);
         loaded.map(|_| ())
     }
 
-    /// Drops every library (before loading an RDB file in place of the data).
+    /// Drops every library (when DEBUG RELOAD empties the data before loading).
     pub fn flush_libraries(&self) {
         let mut vm = self.vm();
         vm.libraries.flush();

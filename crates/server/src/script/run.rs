@@ -51,11 +51,20 @@ struct RunCtx<'a, 't> {
     repl_targets: u8,
     /// A write command ran: the script can no longer be killed.
     wrote: bool,
+    /// Memory was over `maxmemory` when the script started.
+    oom: bool,
     scripting: &'a Scripting,
 }
 
+/// True if used memory is over `maxmemory` (checked once, when a script starts, after the
+/// gate evicted what the policy allows).
+fn over_maxmemory(srv: &Server) -> bool {
+    let maxmemory = srv.cfg().maxmemory;
+    maxmemory > 0 && crate::evict::used_memory_bytes() > maxmemory as u64
+}
+
 /// Checks made before a script with flags (a shebang or a function) may start.
-fn prepare(srv: &Server, client: &Client, spec: &RunSpec) -> Result<(), CmdError> {
+fn prepare(srv: &Server, client: &Client, spec: &RunSpec, oom: bool) -> Result<(), CmdError> {
     if spec.flags & shebang::EVAL_COMPAT != 0 {
         return Ok(());
     }
@@ -71,12 +80,28 @@ fn prepare(srv: &Server, client: &Client, spec: &RunSpec) -> Result<(), CmdError
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
         }
     }
+    let allows_oom = spec.flags & (shebang::ALLOW_OOM | shebang::NO_WRITES) != 0;
+    if oom && !allows_oom && !client.is_master {
+        // Redis refuses the call at its gate here (the script's flags make it deny-oom).
+        return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
     Ok(())
+}
+
+/// Feeds MONITOR the script command itself, before the commands it runs (the command is
+/// flagged `skip-monitor`, so the gate does not).
+pub fn feed_monitors(ctx: &Ctx, argv: Argv) {
+    let srv = ctx.srv;
+    if srv.monitors.is_active() && !srv.state.loading.load(Ordering::Relaxed) {
+        srv.monitors
+            .feed(ctx.client.db, &ctx.client.info.addr, argv.iter());
+    }
 }
 
 /// Runs `spec` for the caller in `ctx`, replying into its reply buffer.
 pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdResult {
-    prepare(ctx.srv, ctx.client, &spec)?;
+    let oom = over_maxmemory(ctx.srv);
+    prepare(ctx.srv, ctx.client, &spec, oom)?;
     let lua = &vm.lua;
     let keys = byte_table(lua, &spec.keys).map_err(lua_failure)?;
     let args = byte_table(lua, &spec.args).map_err(lua_failure)?;
@@ -103,6 +128,7 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
         flags: spec.flags,
         repl_targets: crate::propagate::target::ALL,
         wrote: false,
+        oom,
         scripting,
     });
     scripting.begin(&spec, ctx.client.is_master);
@@ -112,21 +138,60 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
         let _ = vm.install_hook(false);
     }
     let _ = super::api::install_idle(lua, &vm.bridge);
+    // A little garbage collection after each run keeps the heap flat without full cycles.
+    let _ = lua.gc_step();
     let run = run.into_inner();
     let fx = &mut run.txn.effects;
     // The script's commands propagate, not the script.
     fx.rewritten = true;
     fx.wrap_multi = true;
-    // As in Redis, the script counts as failed only for an error reply of its own: one a
-    // command returned, already counted for that command, passes through uncounted.
+    // As in Redis, the script fails when its reply is an error; an error a command
+    // returned was counted in the error statistics already, and is not counted again.
+    let stats = &ctx.srv.stats;
     match outcome {
-        Ok(()) => Ok(()),
+        Ok(Returned::Value) => Ok(()),
+        Ok(Returned::Error { code, counted }) => {
+            if !counted {
+                stats.count_error(&code);
+            }
+            stats.command_failed(ctx.cmd.id);
+            Ok(())
+        }
         Err(Failure::Counted(text)) => Err(CmdError::from(text)),
         Err(Failure::AlreadyCounted(text)) => {
             ctx.reply.error(&text);
+            stats.command_failed(ctx.cmd.id);
             Ok(())
         }
     }
+}
+
+/// What a script that ran to its end returned.
+enum Returned {
+    Value,
+    /// An error table (written as an error reply): its code, and whether the error
+    /// statistics saw it already (a command's error passed on).
+    Error {
+        code: String,
+        counted: bool,
+    },
+}
+
+/// The error a returned value stands for, if it is an error table.
+fn returned_error(v: &Value) -> Returned {
+    let Value::Table(t) = v else {
+        return Returned::Value;
+    };
+    let Ok(Value::String(e)) = t.raw_get::<Value>("err") else {
+        return Returned::Value;
+    };
+    let text = e.to_string_lossy();
+    let code = text.split(' ').next().unwrap_or("ERR").to_string();
+    let counted = matches!(
+        t.raw_get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    );
+    Returned::Error { code, counted }
 }
 
 /// How a run failed: the final error text, and whether error statistics already saw it.
@@ -154,7 +219,7 @@ fn execute(
     keys: mlua::Table,
     args: mlua::Table,
     out: &mut ReplyBuf,
-) -> Result<(), Failure> {
+) -> Result<Returned, Failure> {
     let lua = &vm.lua;
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, (argv, argc): (mlua::Table, i64)| {
@@ -188,7 +253,7 @@ fn execute(
                 script_resp3: resp3,
             }
             .write(out, &value, 0);
-            return Ok(Ok(()));
+            return Ok(Ok(returned_error(&value)));
         }
         Ok(Err(failure_text(&value, &spec.name)))
     });
@@ -273,7 +338,7 @@ impl RunCtx<'_, '_> {
         }
         self.reply.clear();
         let propagated_before = self.txn.effects.propagate.len();
-        let failed = dispatch::run_for_script(
+        dispatch::run_for_script(
             self.srv,
             &mut self.client,
             &mut self.reply,
@@ -282,7 +347,6 @@ impl RunCtx<'_, '_> {
             argv,
         );
         self.apply_repl_targets(propagated_before);
-        let _ = failed;
         self.reply_to_lua(lua)
     }
 
@@ -358,7 +422,15 @@ impl RunCtx<'_, '_> {
                 return reject(&format!("-{}", dispatch::MISCONF));
             }
         }
-        let _ = self.flags;
+        let allows_oom = self.flags & shebang::ALLOW_OOM != 0;
+        if self.oom
+            && !allows_oom
+            && !self.wrote
+            && !self.client.is_master
+            && spec.has(flag::DENYOOM)
+        {
+            return reject("-OOM command not allowed when used memory > 'maxmemory'.");
+        }
         Ok(())
     }
 }
@@ -396,7 +468,8 @@ fn ranges_of(args: &[Vec<u8>]) -> Vec<std::ops::Range<usize>> {
 
 /// The identity scripts' commands run under (never listed among clients).
 pub fn script_client_info() -> Arc<ClientInfo> {
-    Arc::new(ClientInfo::new(0, String::new(), String::new(), -1, 0))
+    // MONITOR shows the commands scripts run as coming from `lua`, as Redis does.
+    Arc::new(ClientInfo::new(0, "lua".into(), String::new(), -1, 0))
 }
 
 /// The Lua error every running script gets once killed.

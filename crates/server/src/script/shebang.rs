@@ -45,7 +45,8 @@ pub fn parse(body: &[u8]) -> Result<(u32, usize), String> {
         let Some(list) = part.strip_prefix("flags=") else {
             return Err(format!("Unknown lua shebang option: {part}"));
         };
-        for name in list.split(',') {
+        // `flags=` with nothing after it declares no flags.
+        for name in list.split(',').filter(|_| !list.is_empty()) {
             match NAMES.iter().find(|(_, n)| *n == name) {
                 Some((f, _)) => flags |= f,
                 None => return Err(format!("Unexpected flag in script shebang: {name}")),
@@ -67,6 +68,7 @@ mod tests {
             parse(b"#!lua flags=no-writes,allow-oom\nx"),
             Ok((NO_WRITES | ALLOW_OOM, 31))
         );
+        assert_eq!(parse(b"#!lua flags=\nx"), Ok((0, 12)));
         assert_eq!(parse(b"#!lua"), Err("Invalid script shebang".into()));
         assert_eq!(
             parse(b"#!py\n"),

@@ -268,7 +268,7 @@ impl Connection {
                         progress = Progress::Paused;
                         break;
                     }
-                    if crate::script::runs_on_script_thread(srv, client, argv) {
+                    if crate::script::runs_on_script_thread(client, argv) {
                         progress = Progress::Script(OwnedRequest::new(argv));
                         self.start += n;
                         break;
