@@ -23,6 +23,9 @@ pub struct Loaded {
     pub keys_expired: u64,
     /// The replication aux fields, if the file has them: (repl-id, repl-offset, repl-stream-db).
     pub repl: Option<(String, i64, i64)>,
+    /// The keys dropped because they had expired, (database, key): a master restarted
+    /// from the file sends its replicas their DELs, as Redis does.
+    pub expired: Vec<(usize, Vec<u8>)>,
 }
 
 /// Loads an RDB stream into the keyspace (which the caller has emptied, or merges into).
@@ -63,6 +66,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
             Item::Entry(e) => {
                 if !keep_expired && e.meta.expire_at_ms.is_some_and(|t| t < now_ms) {
                     out.keys_expired += 1;
+                    out.expired.push((db, e.key.clone()));
                     continue;
                 }
                 let access = access_from(&e.meta, clock);

@@ -203,7 +203,12 @@ async fn full_sync(
     ensure_backlog(srv);
     if diskless {
         let delay_s = srv.cfg().repl_diskless_sync_delay.max(0) as u64;
-        wait_keeping_alive(srv, socket, client, Duration::from_secs(delay_s)).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(delay_s);
+        // The delay lets more replicas arrive; `repl-diskless-sync-max-replicas` of them
+        // waiting ends it early.
+        while tokio::time::Instant::now() < deadline && !enough_waiting(srv) {
+            wait_keeping_alive(srv, socket, client, Duration::from_millis(100)).await?;
+        }
     }
     let (snap, header, offset) = loop {
         if let Some(begun) = begin_snapshot(srv, client.id()) {
@@ -240,6 +245,22 @@ async fn full_sync(
         ),
     );
     Ok(offset)
+}
+
+/// True when `repl-diskless-sync-max-replicas` replicas wait for a full sync.
+fn enough_waiting(srv: &Server) -> bool {
+    let max = srv.cfg().repl_diskless_sync_max_replicas;
+    if max <= 0 {
+        return false;
+    }
+    let waiting = srv
+        .replication
+        .replicas
+        .lock()
+        .iter()
+        .filter(|r| r.state.load(Ordering::Relaxed) == replica_state::WAIT_BGSAVE)
+        .count();
+    waiting as i64 >= max
 }
 
 /// Waits `d` (a diskless sync's delay, or for the snapshot machinery), sending the replica
