@@ -99,7 +99,25 @@ fn blob<R: Read, T>(
 ) -> Result<T> {
     let at = input.offset();
     let bytes = input.string(what)?;
-    f(bytes).map_err(|e| Error::corrupt(at, format!("{what}: {e}")))
+    f(bytes).map_err(|e| {
+        let check = integrity_name(what);
+        Error::corrupt(at, format!("{what}: {e} ({check} integrity check failed)"))
+    })
+}
+
+/// The name Redis's log gives the whole-structure check of an encoded value ("Hash ziplist
+/// integrity check failed."): operators and tools look for it.
+fn integrity_name(what: &str) -> &'static str {
+    match what {
+        "a hash zipmap" => "Zipmap",
+        "a list ziplist" => "List ziplist",
+        "a set intset" => "Intset",
+        "a zset ziplist" => "Zset ziplist",
+        "a hash ziplist" => "Hash ziplist",
+        "a zset listpack" => "Zset listpack",
+        "a hash listpack" => "Hash listpack",
+        _ => "Listpack",
+    }
 }
 
 /// The index of the first item equal to an earlier one.
@@ -192,16 +210,24 @@ fn read_quicklist<R: Read>(input: &mut Input<R>, v2: bool) -> Result<Vec<Quickli
         let node = match container {
             QUICKLIST_NODE_PLAIN => QuicklistNode::Plain(data),
             QUICKLIST_NODE_PACKED if v2 => {
-                let count = listpack::validate(&data)
-                    .map_err(|e| Error::corrupt(at, format!("quicklist node: {e}")))?;
+                let count = listpack::validate(&data).map_err(|e| {
+                    Error::corrupt(
+                        at,
+                        format!("quicklist node: {e} (Listpack integrity check failed)"),
+                    )
+                })?;
                 if count == 0 {
                     continue;
                 }
                 QuicklistNode::Packed(data)
             }
             QUICKLIST_NODE_PACKED => {
-                let lp = ziplist_to_listpack(&data)
-                    .map_err(|e| Error::corrupt(at, format!("quicklist node: {e}")))?;
+                let lp = ziplist_to_listpack(&data).map_err(|e| {
+                    Error::corrupt(
+                        at,
+                        format!("quicklist node: {e} (Ziplist integrity check failed)"),
+                    )
+                })?;
                 if lp[listpack::HEADER_LEN] == listpack::EOF {
                     continue;
                 }
@@ -417,7 +443,7 @@ mod tests {
         let e = read(TYPE_LIST_QUICKLIST_2, &bad_lp).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "corrupt RDB data at byte offset 2: quicklist node: listpack header count differs from its entries"
+            "corrupt RDB data at byte offset 2: quicklist node: listpack header count differs from its entries (Listpack integrity check failed)"
         );
     }
 
@@ -544,7 +570,7 @@ mod tests {
         let e = read(TYPE_SET_INTSET, &blob_of(&bad)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "corrupt RDB data at byte offset 0: a set intset: intset members are not strictly ascending"
+            "corrupt RDB data at byte offset 0: a set intset: intset members are not strictly ascending (Intset integrity check failed)"
         );
     }
 }

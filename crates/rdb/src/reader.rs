@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::format::*;
 use crate::input::Input;
 use crate::read_value::read_value;
-use crate::value::{Entry, EntryMeta};
+use crate::value::{Entry, EntryMeta, Value};
 
 /// One item of an RDB file, in file order.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +77,8 @@ pub struct Reader<R> {
     state: State,
     checksum: Option<Checksum>,
     empty_keys_skipped: u64,
+    /// Names of the keys skipped since the last [`Reader::take_skipped_keys`].
+    skipped_keys: Vec<Vec<u8>>,
 }
 
 impl Reader<BufReader<File>> {
@@ -114,6 +116,7 @@ impl<R: Read> Reader<R> {
             state: State::Items,
             checksum: None,
             empty_keys_skipped: 0,
+            skipped_keys: Vec::new(),
         })
     }
 
@@ -135,6 +138,12 @@ impl<R: Read> Reader<R> {
     /// Keys skipped because their value was an empty collection.
     pub fn empty_keys_skipped(&self) -> u64 {
         self.empty_keys_skipped
+    }
+
+    /// The names of the keys skipped as empty since the last call (for the loader's log).
+    /// They come from the data already read, so they hold no more than the file did.
+    pub fn take_skipped_keys(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.skipped_keys)
     }
 
     /// The source, positioned just after the RDB data once the end has been reached.
@@ -199,10 +208,11 @@ impl<R: Read> Reader<R> {
                     code: self.input.string("a function library")?,
                 },
                 OPCODE_FUNCTION_PRE_GA => self.read_pre_ga_function()?,
-                rdb_type => match self.read_entry(rdb_type, at, meta)? {
-                    Some(entry) => Item::Entry(entry),
-                    None => {
+                rdb_type => match self.read_entry(rdb_type, at)? {
+                    (key, Some(value)) => Item::Entry(Entry { key, value, meta }),
+                    (key, None) => {
                         self.empty_keys_skipped += 1;
+                        self.skipped_keys.push(key);
                         meta = EntryMeta::default();
                         continue;
                     }
@@ -212,10 +222,11 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    fn read_entry(&mut self, rdb_type: u8, type_at: u64, meta: EntryMeta) -> Result<Option<Entry>> {
+    /// A key and its value (`None`: an empty collection, to be skipped).
+    fn read_entry(&mut self, rdb_type: u8, type_at: u64) -> Result<(Vec<u8>, Option<Value>)> {
         let key = self.input.string("a key")?;
         let value = read_value(&mut self.input, rdb_type, type_at)?;
-        Ok(value.map(|value| Entry { key, value, meta }))
+        Ok((key, value))
     }
 
     /// A function as Redis 7.0 release candidates saved it (name, engine, optional
@@ -406,6 +417,8 @@ mod tests {
         };
         assert_eq!(e.key, b"k");
         assert_eq!(r.empty_keys_skipped(), 2);
+        assert_eq!(r.take_skipped_keys(), [b"s".to_vec(), b"l".to_vec()]);
+        assert!(r.take_skipped_keys().is_empty());
     }
 
     #[test]

@@ -22,11 +22,13 @@
 pub mod cmd;
 pub mod command;
 pub mod config;
+pub mod evict;
 pub mod keyspace;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod replication;
+pub mod script;
 pub mod server;
 pub mod start;
 pub mod types;

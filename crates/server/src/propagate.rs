@@ -61,7 +61,10 @@ impl Propagator {
         self.active.load(Ordering::Acquire)
     }
 
-    /// Registers a consumer of `targets`. Its stream starts with a SELECT.
+    /// Registers a consumer of `targets`. Its stream starts with a SELECT. Commands skip
+    /// encoding their propagation while no sink is active, so register a sink before (or at)
+    /// the snapshot barrier its stream starts from: a command that skipped encoding then
+    /// finished before the barrier, and its effect is in the snapshot.
     pub fn add_sink(&self, targets: u8, sink: Box<dyn Sink>) {
         self.sinks.lock().push(Registered {
             sink,
@@ -92,9 +95,9 @@ impl Propagator {
         }
     }
 
-    /// Forgets the selected database of the sinks of `targets` (a new replica's stream
-    /// starts with a SELECT).
-    pub fn reset_selected_db_for(&self, targets: u8) {
+    /// Forgets the selected database of the sinks taking `targets` (the AOF, when it starts
+    /// a new file).
+    pub fn reset_selected_db_of(&self, targets: u8) {
         for s in self.sinks.lock().iter_mut() {
             if s.targets & targets != 0 {
                 s.selected_db = None;

@@ -178,10 +178,17 @@ fn bgsave_writes_the_image_of_its_barrier_while_clients_write() {
         cmd(&mut c, &["BGSAVE"]),
         "-ERR Background save already in progress"
     );
-    // Overwrite everything and add keys while the thread walks the keyspace.
+    assert_eq!(info_field(&mut c, "current_save_keys_total"), "2000");
+    // Overwrite everything (half in place: APPEND changes the value where it lies) and add
+    // keys while the thread walks the keyspace.
     let mut w = ours.conn();
     for i in 0..2000 {
-        cmd(&mut w, &["SET", &format!("key:{i}"), "changed"]);
+        let key = format!("key:{i}");
+        if i % 2 == 0 {
+            cmd(&mut w, &["SET", &key, "changed"]);
+        } else {
+            cmd(&mut w, &["APPEND", &key, "-changed"]);
+        }
     }
     cmd(&mut w, &["SET", "added-after", "x"]);
     cmd(&mut w, &["DEL", "key:0"]);
@@ -189,13 +196,16 @@ fn bgsave_writes_the_image_of_its_barrier_while_clients_write() {
         info_field(&mut c, "rdb_bgsave_in_progress") == "0"
     });
     assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    // Writers encoded the shards the save had not reached (its "copy-on-write").
+    assert_ne!(info_field(&mut c, "rdb_last_cow_size"), "0");
+    assert_eq!(info_field(&mut c, "current_save_keys_total"), "0");
     // The file holds the keyspace as it was at BGSAVE.
     let dir = copy_dump(&ours);
     let redis = ServerProcess::start_redis(&["--dir", &dir_arg(&dir)]);
     let mut r = redis.conn();
     assert_eq!(cmd(&mut r, &["DBSIZE"]), "2000");
     assert_eq!(cmd(&mut r, &["EXISTS", "added-after"]), "0");
-    for i in [0, 1, 999, 1999] {
+    for i in 0..2000 {
         assert_eq!(
             cmd(&mut r, &["GET", &format!("key:{i}")]),
             format!("value:{i}")
@@ -327,4 +337,79 @@ fn a_failed_bgsave_stops_writes_with_misconf() {
         info_field(&mut c, "rdb_last_bgsave_status") == "ok"
     });
     assert_eq!(cmd(&mut c, &["SET", "k", "x"]), "OK");
+}
+
+#[test]
+fn lfu_counters_and_idle_times_survive_a_move_from_redis() {
+    let lfu = ["--maxmemory-policy", "allkeys-lfu"];
+    let redis = ServerProcess::start_redis(&lfu);
+    let mut r = redis.conn();
+    cmd(&mut r, &["SET", "k", "v"]);
+    let payload = match r.command(&["DUMP", "k"]).unwrap() {
+        Value::Bulk(b) => b,
+        other => panic!("{other:?}"),
+    };
+    r.send_bytes(&[b"RESTORE", b"hot", b"0", &payload, b"FREQ", b"50"]);
+    r.read_reply().unwrap();
+    assert_eq!(cmd(&mut r, &["SAVE"]), "OK");
+    let dir = copy_dump(&redis);
+    let ours = ServerProcess::start(&["--dir", &dir_arg(&dir), lfu[0], lfu[1]]);
+    assert_eq!(cmd(&mut ours.conn(), &["OBJECT", "FREQ", "hot"]), "50");
+    let _ = std::fs::remove_dir_all(dir);
+
+    let lru = ["--maxmemory-policy", "allkeys-lru"];
+    let redis = ServerProcess::start_redis(&lru);
+    let mut r = redis.conn();
+    cmd(&mut r, &["SET", "k", "v"]);
+    r.send_bytes(&[b"RESTORE", b"idle", b"0", &payload, b"IDLETIME", b"5000"]);
+    r.read_reply().unwrap();
+    assert_eq!(cmd(&mut r, &["SAVE"]), "OK");
+    let dir = copy_dump(&redis);
+    let ours = ServerProcess::start(&["--dir", &dir_arg(&dir), lru[0], lru[1]]);
+    let idle: i64 = cmd(&mut ours.conn(), &["OBJECT", "IDLETIME", "idle"])
+        .parse()
+        .unwrap();
+    assert!((5000..5010).contains(&idle), "{idle}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn empty_keys_in_a_file_are_skipped_and_logged() {
+    use rudis_rdb::{Entry, EntryMeta, Value as R, WriteOptions, Writer};
+    let dir = common::scratch_dir("rdb-empty-keys");
+    let mut w = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
+    w.select_db(0).unwrap();
+    for (key, value) in [
+        ("empty-set", R::Set(Vec::new())),
+        ("kept", R::String(b"v".to_vec())),
+        ("empty-list", R::List(Vec::new())),
+    ] {
+        let entry = Entry {
+            key: key.as_bytes().to_vec(),
+            value,
+            meta: EntryMeta::default(),
+        };
+        w.write_entry(&entry).unwrap();
+    }
+    std::fs::write(dir.join("dump.rdb"), w.finish().unwrap()).unwrap();
+    let ours = ServerProcess::start(&["--dir", &dir_arg(&dir)]);
+    assert_eq!(cmd(&mut ours.conn(), &["DBSIZE"]), "1");
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(log.contains("skipping empty key: empty-set"), "{log}");
+    assert!(log.contains("skipping empty key: empty-list"), "{log}");
+    assert!(log.contains("empty keys skipped: 2."), "{log}");
+    drop(ours);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn flushall_with_save_points_leaves_no_change_unsaved_as_redis() {
+    let ours = ServerProcess::start(&["--save", "3600 1"]);
+    let redis = ServerProcess::start_redis(&["--save", "3600 1"]);
+    for c in [&mut ours.conn(), &mut redis.conn()] {
+        cmd(c, &["SET", "k", "v"]);
+        assert_eq!(info_field(c, "rdb_changes_since_last_save"), "1");
+        assert_eq!(cmd(c, &["FLUSHALL"]), "OK");
+        assert_eq!(info_field(c, "rdb_changes_since_last_save"), "0");
+    }
 }

@@ -163,7 +163,16 @@ fn config_set(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     }
     apply_all(srv, &chosen, &old, &mut next)?;
     srv.set_config(next);
-    after_publish(srv, &chosen);
+    // Inside EXEC the keyspace is held: a barrier cannot be taken there.
+    after_publish(srv, &chosen, !ctx.client.deny_blocking);
+    crate::evict::sync_settings(srv);
+    if chosen.iter().any(|(d, _)| d.name == "maxmemory") {
+        let limit_bytes = srv.cfg().maxmemory;
+        if limit_bytes > 0 && crate::evict::used_memory_bytes() > limit_bytes as u64 {
+            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({limit_bytes}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.", crate::evict::used_memory_bytes());
+        }
+        crate::evict::make_room(srv, ctx.txn);
+    }
     ctx.reply.ok();
     Ok(())
 }
@@ -371,7 +380,14 @@ fn apply(_srv: &Server, name: &str, cfg: &mut Config) -> Result<(), String> {
 }
 
 /// Actions that must see the published configuration.
-fn after_publish(srv: &Server, chosen: &[(&'static Directive, &'static str)]) {
+fn after_publish(
+    srv: &Server,
+    chosen: &[(&'static Directive, &'static str)],
+    may_take_barrier: bool,
+) {
+    if chosen.iter().any(|(d, _)| d.name == "appendonly") {
+        crate::persist::aof::rewrite::config_changed(srv, may_take_barrier);
+    }
     if chosen.iter().any(|(d, _)| d.name == "slowlog-max-len") {
         srv.slowlog.trim(srv.cfg().slowlog_max_len as usize);
     }

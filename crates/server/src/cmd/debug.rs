@@ -23,7 +23,7 @@ use rudis_resp::Argv;
 
 use super::admin::{reply_help, subcommand_syntax_error};
 use super::util::is;
-use crate::command::error::{CmdError, NOT_INTEGER};
+use crate::command::error::NOT_INTEGER;
 use crate::command::spec::{flag, CommandSpec};
 use crate::command::{CmdResult, Ctx};
 use crate::server::log::{self, Verbosity};
@@ -443,13 +443,31 @@ fn reload(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     }
 }
 
-/// DEBUG LOADAOF
-fn loadaof(_ctx: &mut Ctx, _argv: Argv) -> CmdResult {
-    Err(not_yet("DEBUG LOADAOF"))
-}
-
-fn not_yet(what: &str) -> CmdError {
-    crate::err!("ERR {what} is not supported yet: it needs persistence, which this server does not have yet")
+/// DEBUG LOADAOF: writes out the AOF buffer, empties the keyspace and loads the AOF back
+/// (DEBUG is `EXCLUSIVE`, so nothing runs in between). As in Redis, a failed load ends the
+/// process: the dataset is gone.
+fn loadaof(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
+    let srv = ctx.srv;
+    if srv.aof.is_on() {
+        srv.aof.flush_and_sync(srv);
+    }
+    ctx.txn.writes = true;
+    for db in 0..ctx.txn.keyspace().db_count() {
+        crate::cmd::keys::flush::empty_db(ctx, db, false);
+    }
+    ctx.txn.release_shards();
+    let result = crate::persist::aof::load::reload(srv, ctx.txn);
+    ctx.txn.effects = Default::default();
+    if let Err(e) = result {
+        crate::server::log::write_line(crate::server::log::Verbosity::Warning, &e);
+        std::process::exit(1);
+    }
+    crate::server::log::write_line(
+        crate::server::log::Verbosity::Warning,
+        "Append Only File loaded by DEBUG LOADAOF",
+    );
+    ctx.reply.ok();
+    Ok(())
 }
 
 /// DEBUG RESTART [ms], DEBUG CRASH-AND-RECOVER [ms]: restarting in place is not supported,

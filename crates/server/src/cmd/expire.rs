@@ -229,7 +229,7 @@ fn expire_generic(ctx: &mut Ctx, argv: Argv, kind: TimeArg) -> CmdResult {
         ctx.reply.int(0);
         return Ok(());
     }
-    let loading = ctx.srv.state.loading.load(Ordering::Relaxed);
+    let loading = ctx.srv.state.loading.load(Ordering::Relaxed) || ctx.txn.loading;
     if when_ms <= ctx.now_ms() && !loading && !ctx.txn.replica {
         delete_expired_now(ctx, key);
     } else {

@@ -1,19 +1,41 @@
-//! FUNCTION: the Redis Functions interface, over an empty set of libraries. Rudis has no
-//! script engine (no Lua), so there is never a library: FLUSH, LIST, STATS, DUMP, DELETE and
-//! KILL answer as Redis does with no libraries loaded, and LOAD and RESTORE report that no
-//! engine can run the code. Clients and tools that manage functions defensively (and Redis's
-//! own test suite, which runs FUNCTION FLUSH before every test file) keep working.
+//! FCALL, FCALL_RO and FUNCTION: Redis Functions. The libraries live with the Lua VM
+//! (`crate::script::functions`); FCALL runs a function like EVAL runs a script, holding the
+//! keyspace exclusively (`EXCLUSIVE`, an internal flag COMMAND INFO does not show).
 
 use rudis_resp::Argv;
 
 use super::util::{is, reply_help, subcommand_syntax_error};
-use crate::command::spec::{acl, flag, CommandSpec};
-use crate::command::{CmdResult, Ctx};
+use crate::command::spec::{acl, flag, keyflag, CommandSpec, KeySpec};
+use crate::command::{CmdError, CmdResult, Ctx};
+use crate::script::functions::{self, ENGINE};
+use crate::script::run::RunSpec;
 
 const NK: u64 = flag::NO_KEYSPACE;
 const SCRIPTING: u64 = acl::SCRIPTING;
 
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("function", -2, container)
+const RUN_FLAGS: u64 = flag::NOSCRIPT
+    | flag::STALE
+    | flag::SKIP_MONITOR
+    | flag::NO_MANDATORY_KEYS
+    | flag::MOVABLE_KEYS
+    | flag::EXCLUSIVE;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("fcall", -3, fcall)
+        .flags(RUN_FLAGS)
+        .acl(SCRIPTING)
+        .keys(&[KeySpec::keynum(2, keyflag::RW | keyflag::ACCESS | keyflag::UPDATE).notes(
+            "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+        )])
+        .doc("scripting", "Invoke a function", "7.0.0", "Depends on the function that is executed."),
+    CommandSpec::new("fcall_ro", -3, fcall_ro)
+        .flags(RUN_FLAGS | flag::READONLY)
+        .acl(SCRIPTING)
+        .keys(&[KeySpec::keynum(2, keyflag::RO | keyflag::ACCESS).notes(
+            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+        )])
+        .doc("scripting", "Invoke a read-only function", "7.0.0", "Depends on the function that is executed."),
+    CommandSpec::new("function", -2, container)
     .flags(NK)
     .doc("scripting", "A container for function commands", "7.0.0", "Depends on subcommand.")
     .subcommands(&[
@@ -60,10 +82,48 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("function", -2, contain
             .flags(flag::LOADING | flag::STALE | NK)
             .acl(SCRIPTING)
             .doc("scripting", "Show helpful text about the different subcommands", "7.0.0", "O(1)"),
-    ])];
+    ]),
+];
 
 fn container(_ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     Err("ERR wrong number of arguments for 'function' command".into())
+}
+
+/// FCALL function numkeys [key ...] [arg ...]
+fn fcall(ctx: &mut Ctx, argv: Argv) -> CmdResult {
+    call_function(ctx, argv, false)
+}
+
+/// FCALL_RO function numkeys [key ...] [arg ...]
+fn fcall_ro(ctx: &mut Ctx, argv: Argv) -> CmdResult {
+    call_function(ctx, argv, true)
+}
+
+fn call_function(ctx: &mut Ctx, argv: Argv, read_only: bool) -> CmdResult {
+    let srv = ctx.srv;
+    let scripting = &srv.scripting;
+    let vm = scripting.vm();
+    let name = String::from_utf8_lossy(argv.get(1)).into_owned();
+    let Some(f) = vm.libraries.function(&name) else {
+        return Err("ERR Function not found".into());
+    };
+    if rudis_resp::number::parse_i64(argv.get(2)).is_none() {
+        return Err("ERR Bad number of keys provided".into());
+    }
+    let (keys, args) = super::scripting::keys_and_args(argv)?;
+    let spec = RunSpec {
+        func: f.func.clone(),
+        name,
+        flags: f.flags,
+        read_only,
+        is_eval: false,
+        keys,
+        args,
+    };
+    scripting.set_running_command(argv);
+    let result = crate::script::run::run(&vm, scripting, ctx, spec);
+    scripting.note_vm(&vm);
+    result
 }
 
 /// FUNCTION FLUSH [ASYNC | SYNC]
@@ -74,6 +134,10 @@ fn flush(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     if argv.len() == 3 && !is(argv.get(2), "SYNC") && !is(argv.get(2), "ASYNC") {
         return Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into());
     }
+    let srv = ctx.srv;
+    let mut vm = srv.scripting.vm();
+    vm.libraries.flush();
+    srv.scripting.note_vm(&vm);
     // Counted as a change, as in Redis, so it replicates and persistence notices it.
     ctx.txn.dirty(1);
     ctx.reply.ok();
@@ -82,17 +146,17 @@ fn flush(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 
 /// FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]
 fn list(ctx: &mut Ctx, argv: Argv) -> CmdResult {
-    let (mut with_code, mut pattern) = (false, false);
+    let (mut with_code, mut pattern) = (false, None);
     let mut i = 2;
     while i < argv.len() {
         let arg = argv.get(i);
         if !with_code && is(arg, "WITHCODE") {
             with_code = true;
-        } else if !pattern && is(arg, "LIBRARYNAME") {
+        } else if pattern.is_none() && is(arg, "LIBRARYNAME") {
             if i + 1 >= argv.len() {
                 return Err("ERR library name argument was not given".into());
             }
-            pattern = true;
+            pattern = Some(argv.get(i + 1));
             i += 1;
         } else {
             return Err(crate::err!(
@@ -102,53 +166,150 @@ fn list(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         }
         i += 1;
     }
-    ctx.reply.array(0);
+    let srv = ctx.srv;
+    let vm = srv.scripting.vm();
+    let libs: Vec<_> = vm
+        .libraries
+        .libs
+        .values()
+        .filter(|l| pattern.is_none_or(|p| crate::util::glob::matches(p, l.name.as_bytes(), true)))
+        .collect();
+    let reply = &mut *ctx.reply;
+    reply.array(libs.len());
+    for lib in libs {
+        reply.map(if with_code { 4 } else { 3 });
+        reply.bulk(b"library_name");
+        reply.bulk(lib.name.as_bytes());
+        reply.bulk(b"engine");
+        reply.bulk(ENGINE.as_bytes());
+        reply.bulk(b"functions");
+        reply.array(lib.functions.len());
+        for f in lib.functions.values() {
+            reply.map(3);
+            reply.bulk(b"name");
+            reply.bulk(f.name.as_bytes());
+            reply.bulk(b"description");
+            match &f.description {
+                Some(d) => reply.bulk(d),
+                None => reply.null(),
+            }
+            reply.bulk(b"flags");
+            let names: Vec<&str> = crate::script::shebang::NAMES
+                .iter()
+                .filter(|(flag, _)| f.flags & flag != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            reply.set(names.len());
+            for n in names {
+                reply.simple(n);
+            }
+        }
+        if with_code {
+            reply.bulk(b"library_code");
+            reply.bulk(&lib.code);
+        }
+    }
     Ok(())
 }
 
 /// FUNCTION STATS
 fn stats(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
-    ctx.reply.map(2);
-    ctx.reply.bulk(b"running_script");
-    ctx.reply.null();
-    ctx.reply.bulk(b"engines");
-    ctx.reply.map(0);
+    let scripting = &ctx.srv.scripting;
+    if scripting.running_eval() {
+        return Err(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+                .into(),
+        );
+    }
+    let reply = &mut *ctx.reply;
+    reply.map(2);
+    reply.bulk(b"running_script");
+    match scripting.running_function() {
+        None => reply.null(),
+        Some((info, elapsed_ms)) => {
+            reply.map(3);
+            reply.bulk(b"name");
+            reply.bulk(info.name.as_bytes());
+            reply.bulk(b"command");
+            reply.array(info.command.len());
+            for a in &info.command {
+                reply.bulk(a);
+            }
+            reply.bulk(b"duration_ms");
+            reply.int(elapsed_ms);
+        }
+    }
+    reply.bulk(b"engines");
+    reply.map(1);
+    reply.bulk(ENGINE.as_bytes());
+    reply.map(2);
+    reply.bulk(b"libraries_count");
+    reply.int(
+        scripting
+            .libraries
+            .load(std::sync::atomic::Ordering::Relaxed) as i64,
+    );
+    reply.bulk(b"functions_count");
+    reply.int(
+        scripting
+            .functions
+            .load(std::sync::atomic::Ordering::Relaxed) as i64,
+    );
     Ok(())
 }
 
 /// FUNCTION DELETE library-name
-fn delete(_ctx: &mut Ctx, _argv: Argv) -> CmdResult {
-    Err("ERR Library not found".into())
+fn delete(ctx: &mut Ctx, argv: Argv) -> CmdResult {
+    let srv = ctx.srv;
+    let mut vm = srv.scripting.vm();
+    if !vm.libraries.delete(&String::from_utf8_lossy(argv.get(2))) {
+        return Err("ERR Library not found".into());
+    }
+    srv.scripting.note_vm(&vm);
+    ctx.txn.dirty(1);
+    ctx.reply.ok();
+    Ok(())
 }
 
 /// FUNCTION LOAD [REPLACE] function-code
-fn load(_ctx: &mut Ctx, argv: Argv) -> CmdResult {
-    let code = argv.get(argv.len() - 1);
-    let engine = code
-        .strip_prefix(b"#!")
-        .and_then(|rest| rest.split(|&c| c == b' ' || c == b'\n').next())
-        .map(|e| String::from_utf8_lossy(e).into_owned());
-    match engine {
-        Some(e) if !e.is_empty() => Err(crate::err!("ERR Engine '{e}' not found")),
-        _ => Err("ERR Missing library metadata".into()),
+fn load(ctx: &mut Ctx, argv: Argv) -> CmdResult {
+    let mut replace = false;
+    let mut i = 2;
+    while i < argv.len() - 1 {
+        if is(argv.get(i), "REPLACE") {
+            replace = true;
+        } else {
+            return Err(crate::err!(
+                "ERR Unknown option given: {}",
+                String::from_utf8_lossy(argv.get(i))
+            ));
+        }
+        i += 1;
     }
+    let code = argv.get(argv.len() - 1);
+    let srv = ctx.srv;
+    let mut guard = srv.scripting.vm();
+    let vm = &mut *guard;
+    let mut libraries = std::mem::take(&mut vm.libraries);
+    let loaded = libraries.load(vm, code, replace, LOAD_TIMEOUT_MS);
+    vm.libraries = libraries;
+    srv.scripting.note_vm(vm);
+    let name = loaded.map_err(|e| CmdError::from(format!("ERR {e}")))?;
+    ctx.txn.dirty(1);
+    ctx.reply.bulk(name.as_bytes());
+    Ok(())
 }
 
-/// The RDB version a DUMP payload carries.
-const RDB_VERSION: u16 = 10;
-const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+/// How long FUNCTION LOAD lets a library's code run, as in Redis.
+const LOAD_TIMEOUT_MS: i64 = 500;
 
-/// A DUMP-format payload holding no libraries: the RDB version and a CRC-64 over it.
-fn empty_payload() -> Vec<u8> {
-    let mut p = RDB_VERSION.to_le_bytes().to_vec();
-    let crc = CRC64.checksum(&p);
-    p.extend_from_slice(&crc.to_le_bytes());
-    p
-}
-
-/// FUNCTION DUMP: the payload of an empty set of libraries.
+/// FUNCTION DUMP
 fn dump(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
-    ctx.reply.bulk(&empty_payload());
+    let srv = ctx.srv;
+    let vm = srv.scripting.vm();
+    let payload =
+        rudis_rdb::dump::encode_functions(vm.libraries.libs.values().map(|l| l.code.as_slice()));
+    ctx.reply.bulk(&payload);
     Ok(())
 }
 
@@ -157,32 +318,49 @@ fn restore(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     if argv.len() > 4 {
         return Err(subcommand_syntax_error(argv));
     }
-    if let Some(policy) = argv.try_get(3) {
-        if !["FLUSH", "APPEND", "REPLACE"].iter().any(|p| is(policy, p)) {
-            return Err(
+    let policy =
+        match argv.try_get(3) {
+            None => "APPEND",
+            Some(p) if is(p, "APPEND") => "APPEND",
+            Some(p) if is(p, "REPLACE") => "REPLACE",
+            Some(p) if is(p, "FLUSH") => "FLUSH",
+            Some(_) => return Err(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
                     .into(),
-            );
-        }
+            ),
+        };
+    let codes = rudis_rdb::dump::decode_functions(argv.get(2))
+        .map_err(|e| CmdError::from(format!("ERR {}", e.message())))?;
+    let srv = ctx.srv;
+    let mut guard = srv.scripting.vm();
+    let vm = &mut *guard;
+    let mut fresh = functions::Libraries::default();
+    for code in &codes {
+        let lib = functions::create(vm, code, 0, |name| fresh.libs.contains_key(name))
+            .map_err(|e| CmdError::from(format!("ERR {e}")))?;
+        fresh
+            .join(vec![lib], false)
+            .map_err(|e| CmdError::from(format!("ERR {e}")))?;
     }
-    let payload = argv.get(2);
-    if payload.len() < 10
-        || CRC64.checksum(&payload[..payload.len() - 8]).to_le_bytes()
-            != payload[payload.len() - 8..]
-    {
-        return Err("ERR DUMP payload version or checksum are wrong".into());
-    }
-    if payload.len() > 10 {
-        // Libraries need an engine to be compiled, and there is none.
-        return Err("ERR Engine 'LUA' not found".into());
-    }
+    let joined = if policy == "FLUSH" {
+        vm.libraries = fresh;
+        Ok(())
+    } else {
+        let new: Vec<_> = std::mem::take(&mut fresh.libs).into_values().collect();
+        vm.libraries.join(new, policy == "REPLACE")
+    };
+    srv.scripting.note_vm(vm);
+    joined.map_err(|e| CmdError::from(format!("ERR {e}")))?;
+    ctx.txn.dirty(1);
     ctx.reply.ok();
     Ok(())
 }
 
 /// FUNCTION KILL
-fn kill(_ctx: &mut Ctx, _argv: Argv) -> CmdResult {
-    Err("NOTBUSY No scripts in execution right now.".into())
+fn kill(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
+    ctx.srv.scripting.kill(false)?;
+    ctx.reply.ok();
+    Ok(())
 }
 
 /// FUNCTION HELP

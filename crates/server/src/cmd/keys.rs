@@ -5,13 +5,17 @@
 //! - [`walk`]: the commands that visit slots one at a time or the whole database: SCAN,
 //!   RANDOMKEY, KEYS;
 //! - [`flush`]: whole-database changes: FLUSHDB, FLUSHALL, SWAPDB;
-//! - [`object`]: OBJECT and its subcommands.
+//! - [`object`]: OBJECT and its subcommands;
+//! - [`dump`]: DUMP, RESTORE and RESTORE-ASKING (values in the RDB encoding);
+//! - [`migrate`]: MIGRATE, which sends keys to another server as RESTOREs.
 //!
 //! Commands naming a second database (MOVE, COPY ... DB) lock the shards of both keys in
 //! (database, slot) order before reading anything, so they never wait on a shard while
 //! holding one out of order.
 
+mod dump;
 pub(crate) mod flush;
+pub mod migrate;
 mod object;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -21,7 +25,7 @@ use rudis_resp::Argv;
 
 use super::util::is;
 use crate::command::error::{CmdError, DB_INDEX, NOT_INTEGER, NO_SUCH_KEY, SYNTAX};
-use crate::command::spec::{acl, flag, keyflag, CommandSpec, KeySpec};
+use crate::command::spec::{acl, flag, keyflag, CommandSpec, Find, KeySpec};
 use crate::command::{CmdResult, Ctx};
 use crate::keyspace::lazyfree;
 use crate::keyspace::txn::{event, Lookup};
@@ -128,10 +132,58 @@ pub static COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::FAST | flag::EXCLUSIVE)
         .acl(DANGER)
         .doc("server", "Swaps two Redis databases", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
+    CommandSpec::new("dump", 2, dump::dump)
+        .flags(flag::READONLY)
+        .acl(KS)
+        .keys(&[KeySpec::one(1, keyflag::RO | keyflag::ACCESS)])
+        .tips(&["nondeterministic_output"])
+        .doc("generic", "Return a serialized version of the value stored at the specified key.", "2.6.0", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."),
+    CommandSpec::new("restore", -4, dump::restore)
+        .flags(flag::WRITE | flag::DENYOOM)
+        .acl(DANGER)
+        .keys(RESTORE_KEYS)
+        .history(RESTORE_HISTORY)
+        .doc("generic", "Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0", RESTORE_COMPLEXITY),
+    CommandSpec::new("restore-asking", -4, dump::restore)
+        .flags(flag::WRITE | flag::DENYOOM | flag::ASKING)
+        .acl(DANGER)
+        .keys(RESTORE_KEYS)
+        .history(RESTORE_HISTORY)
+        .syscmd()
+        .doc("server", "An internal command for migrating keys in a cluster", "3.0.0", RESTORE_COMPLEXITY),
+    CommandSpec::new("migrate", -6, migrate::migrate)
+        .flags(flag::WRITE)
+        .acl(DANGER)
+        .keys(&[
+            KeySpec::one(3, keyflag::RW | keyflag::ACCESS | keyflag::DELETE),
+            KeySpec::keyword(
+                "KEYS",
+                -2,
+                Find::Range { last_key: -1, step: 1, limit: 0 },
+                keyflag::RW | keyflag::ACCESS | keyflag::DELETE | keyflag::INCOMPLETE,
+            ),
+        ])
+        .getkeys(migrate::migrate_keys)
+        .tips(&["nondeterministic_output"])
+        .history(&[
+            ("3.0.0", "Added the `COPY` and `REPLACE` options."),
+            ("3.0.6", "Added the `KEYS` option."),
+            ("4.0.7", "Added the `AUTH` option."),
+            ("6.0.0", "Added the `AUTH2` option."),
+        ])
+        .doc("generic", "Atomically transfer a key from a Redis instance to another one.", "2.6.0", "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed."),
     CommandSpec::new("object", -2, object::container)
         .subcommands(object::SUBCOMMANDS)
         .doc("generic", "A container for object introspection commands", "2.2.3", "Depends on subcommand."),
 ];
+
+const RESTORE_KEYS: &[KeySpec] = &[KeySpec::one(1, keyflag::OW | keyflag::UPDATE)];
+const RESTORE_HISTORY: &[(&str, &str)] = &[
+    ("3.0.0", "Added the `REPLACE` modifier."),
+    ("5.0.0", "Added the `ABSTTL` modifier."),
+    ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+];
+const RESTORE_COMPLEXITY: &str = "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).";
 
 // ---- Lookups shared with the expiry commands -------------------------------------------
 

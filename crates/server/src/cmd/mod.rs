@@ -22,6 +22,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod replication;
 pub mod scan;
+pub mod scripting;
 pub mod set;
 pub mod sort;
 pub mod string;
@@ -50,6 +51,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         persist::COMMANDS,
         pubsub::COMMANDS,
         replication::COMMANDS,
+        scripting::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,
         string::COMMANDS,

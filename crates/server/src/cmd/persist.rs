@@ -1,4 +1,4 @@
-//! SAVE and BGSAVE (LASTSAVE is with the other admin commands). Both take the keyspace
+//! SAVE, BGSAVE and BGREWRITEAOF (LASTSAVE is with the other admin commands). Both take the keyspace
 //! exclusively: SAVE for the whole write, BGSAVE only for the barrier of its snapshot,
 //! after which clients write on while a thread serializes the image
 //! (see [`crate::persist::save`]).
@@ -37,7 +37,42 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.0.0",
             "O(1)",
         ),
+    CommandSpec::new("bgrewriteaof", 1, bgrewriteaof)
+        .flags(flag::NO_ASYNC_LOADING | flag::ADMIN | flag::NOSCRIPT | flag::EXCLUSIVE)
+        .doc(
+            "server",
+            "Asynchronously rewrite the append-only file",
+            "1.0.0",
+            "O(1)",
+        ),
 ];
+
+/// BGREWRITEAOF
+fn bgrewriteaof(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
+    use crate::persist::aof::rewrite::{self, Refused};
+    // Inside EXEC it is scheduled, as BGSAVE is.
+    if ctx.client.deny_blocking && !ctx.srv.aof.rewrite_in_progress.load(Ordering::Acquire) {
+        ctx.srv.aof.rewrite_scheduled.store(true, Ordering::Release);
+        ctx.reply
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    match rewrite::start(ctx.srv, ctx.txn) {
+        Ok(()) => ctx
+            .reply
+            .simple("Background append only file rewriting started"),
+        Err(Refused::InProgress) => {
+            return Err(
+                "ERR Background append only file rewriting already in progress".into(),
+            )
+        }
+        Err(Refused::Busy) => ctx
+            .reply
+            .simple("Background append only file rewriting scheduled"),
+        Err(Refused::Failed) => return Err("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.".into()),
+    }
+    Ok(())
+}
 
 /// SAVE
 fn save_cmd(ctx: &mut Ctx, _argv: Argv) -> CmdResult {

@@ -173,8 +173,9 @@ fn sort_generic(ctx: &mut Ctx, argv: Argv, readonly: bool) -> CmdResult {
         return Err("ERR GET option of SORT denied in Cluster mode.".into());
     }
     let (mut elements, is_set) = load_elements(ctx, argv.get(1))?;
-    if o.dont_sort && is_set && o.store.is_some() {
-        // A set has no order of its own: stored results must be deterministic.
+    if o.dont_sort && is_set && (o.store.is_some() || ctx.client.is_script) {
+        // A set has no order of its own: stored results (and what scripts see, since they
+        // replicate as their effects) must be deterministic.
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;

@@ -136,13 +136,26 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if client.in_multi() && spec.has(flag::NO_MULTI) {
         return Err("ERR Command not allowed inside a transaction".into());
     }
-    let is_write =
-        spec.has(flag::WRITE) || (is_exec(entry) && queued_flags(srv, client) & flag::WRITE != 0);
-    if is_write && !client.is_master {
-        let cfg = srv.cfg();
-        if srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only {
-            return Err("READONLY You can't write against a read only replica.".into());
-        }
+    let queued = if is_exec(entry) {
+        queued_flags(srv, client)
+    } else {
+        0
+    };
+    let may_grow = spec.has(flag::DENYOOM)
+        || queued & flag::DENYOOM != 0
+        || (client.in_multi()
+            && !(entry.parent.is_none()
+                && matches!(spec.name, "exec" | "discard" | "quit" | "reset")));
+    if crate::evict::refuse_for_memory(srv, client.db, may_grow) {
+        return Err(crate::evict::OOM.into());
+    }
+    let is_write = spec.has(flag::WRITE) || queued & flag::WRITE != 0;
+    if is_write
+        && !client.is_master
+        && srv.state.replica.load(Ordering::Relaxed)
+        && srv.cfg().replica_read_only
+    {
+        return Err("READONLY You can't write against a read only replica.".into());
     }
     if (is_write || spec.name == "ping") && !client.is_master && disk_error(srv) {
         return Err(MISCONF.into());
@@ -167,10 +180,19 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     if srv.state.loading.load(Ordering::Relaxed) && !spec.has(flag::LOADING) {
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
+    if let Some(e) = srv.scripting.busy_error(srv, entry) {
+        return Err(e);
+    }
     Ok(())
 }
 
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// True while writes are refused because the last background save failed (see
+/// [`disk_error`]); scripts make the same check before their writes.
+pub fn writes_refused_by_disk_error(srv: &Server) -> bool {
+    disk_error(srv)
+}
 
 /// Writes (and PING) are refused while the last background save failed, save points are
 /// configured and `stop-writes-on-bgsave-error` is on: the data would not be persisted.
@@ -308,6 +330,11 @@ enum Access {
     Exclusive,
 }
 
+/// True if the command may change the keyspace.
+fn writes_of(entry: &CmdEntry) -> bool {
+    entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE)
+}
+
 fn access_of(entry: &CmdEntry) -> Access {
     let spec = entry.spec;
     if spec.has(flag::EXCLUSIVE) {
@@ -321,17 +348,17 @@ fn access_of(entry: &CmdEntry) -> Access {
 
 /// Runs one command outside MULTI: its own transaction, effects committed at the end.
 fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv<'_>) {
-    let started_us = unix_us();
+    let started_us = client.batch_clock_us.unwrap_or_else(unix_us);
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
-    let writes = entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE);
+    let writes = writes_of(entry);
     let mut txn = match access_of(entry) {
         Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
         Access::None => Txn::detached(ks, client.db, now_ms),
         Access::Keys => {
             let mut txn = Txn::shared(ks, client.db, now_ms);
-            // Before locking: a snapshot must get each shard a write may change as it was
-            // before, and locking is where a writing transaction hands them over.
+            // Before locking: a write command's shards go to a running snapshot as they
+            // are locked, whatever the handler then changes in place.
             txn.writes = writes;
             let db = client.db;
             txn.lock_keys(
@@ -398,8 +425,11 @@ pub(super) fn commit(
     in_multi: bool,
 ) -> Vec<(usize, Vec<u8>)> {
     let fx = &mut txn.effects;
+    // With no consumer there is nothing to encode. Sinks are added before the snapshot
+    // barrier their stream starts from, so what is skipped here is in that snapshot.
     if fx.dirty > dirty_before
         && !fx.rewritten
+        && srv.propagator.is_active()
         && (entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE))
     {
         let mut cmd = Vec::with_capacity(argv.total_bytes() + 16 * argv.len());
@@ -420,7 +450,7 @@ pub(super) fn commit(
 pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) -> Vec<(usize, Vec<u8>)> {
     let fx = std::mem::take(&mut txn.effects);
     srv.propagator
-        .feed(&fx.propagate, multi, txn.exclude_targets);
+        .feed(&fx.propagate, multi || fx.wrap_multi, txn.exclude_targets);
     let stats = &srv.stats;
     stats.add(|c| &c.dirty, fx.dirty);
     stats.add(|c| &c.expired_keys, fx.expired);
@@ -441,7 +471,11 @@ fn account(
     _failed: bool,
 ) {
     let redacted = std::mem::take(&mut client.redacted_args);
-    let usec = (unix_us() - started_us).max(0) as u64;
+    let ended_us = unix_us();
+    if client.batch_clock_us.is_some() {
+        client.batch_clock_us = Some(ended_us);
+    }
+    let usec = (ended_us - started_us).max(0) as u64;
     srv.stats.command(entry.id, usec);
     let cfg = srv.cfg();
     if cfg.latency_tracking {
@@ -475,6 +509,74 @@ fn account(
     if srv.monitors.is_active() && !hidden && !srv.state.loading.load(Ordering::Relaxed) {
         srv.monitors.feed(client.db, &client.info.addr, argv.iter());
     }
+}
+
+// ---- Loading the AOF ---------------------------------------------------------------------
+
+/// Runs a command read from the AOF on the loader's fake client, inside the loader's
+/// exclusive transaction: no client checks (the file is trusted as Redis trusts it), and
+/// nothing reaches the propagation point or the statistics. A command with a wrong arity
+/// is skipped; handler errors are ignored, as Redis ignores them.
+pub fn run_loaded(
+    srv: &Server,
+    client: &mut Client,
+    reply: &mut ReplyBuf,
+    txn: &mut Txn<'_>,
+    args: &[&[u8]],
+) {
+    let mut base = Vec::new();
+    let mut ranges = Vec::with_capacity(args.len());
+    for a in args {
+        let start = base.len();
+        base.extend_from_slice(a);
+        ranges.push(start..base.len());
+    }
+    let argv = Argv::new(&base, &ranges);
+    let Ok(entry) = resolve(srv, argv) else {
+        return;
+    };
+    txn.db = client.db;
+    txn.writes = true;
+    txn.loading = true;
+    let mut ctx = Ctx {
+        srv,
+        client,
+        reply,
+        txn,
+        cmd: entry,
+    };
+    let _ = (entry.spec.handler)(&mut ctx, argv);
+    txn.loading = false;
+    let fx = std::mem::take(&mut txn.effects);
+    srv.stats.add(|c| &c.expired_keys, fx.expired);
+    txn.release_shards();
+}
+
+// ---- Scripts ------------------------------------------------------------------------------
+
+/// Finds the command a script calls (`None`: unknown command or subcommand).
+pub fn script_lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Option<&'s CmdEntry> {
+    lookup(srv, argv).ok()
+}
+
+/// Runs a command a script calls, inside the script's transaction: the handler, its
+/// effects recorded for the script's commit, and its accounting. Returns true if it
+/// replied with an error.
+pub fn run_for_script(
+    srv: &Server,
+    client: &mut Client,
+    reply: &mut ReplyBuf,
+    txn: &mut Txn<'_>,
+    entry: &CmdEntry,
+    argv: Argv<'_>,
+) -> bool {
+    let started_us = unix_us();
+    txn.db = client.db;
+    let dirty_before = txn.effects.dirty;
+    let failed = invoke(srv, client, reply, txn, entry, argv);
+    commit(srv, txn, entry, argv, dirty_before, true);
+    account(srv, client, entry, argv, started_us, failed);
+    failed
 }
 
 // ---- MULTI / EXEC ------------------------------------------------------------------------

@@ -160,6 +160,8 @@ pub struct Keyspace {
     pub(super) gate: RwLock<()>,
     /// The point-in-time snapshot in progress, if any.
     pub snapshots: super::snapshot::Snapshots,
+    /// LRU or LFU access tracking, per `maxmemory-policy`.
+    pub access: super::access::AccessMode,
 }
 
 impl Keyspace {
@@ -169,6 +171,7 @@ impl Keyspace {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             gate: RwLock::new(()),
             snapshots: Default::default(),
+            access: Default::default(),
         };
         // Database 0 is the one nearly every deployment uses: its shard array (a fixed ~1 MB,
         // the price of per-slot locking) is part of the server's start-up footprint rather

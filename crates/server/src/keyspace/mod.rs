@@ -11,6 +11,7 @@
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends) and serving them.
 //! - [`lazyfree`]: freeing big values and flushed tables on a background thread.
 
+pub mod access;
 pub mod blocking;
 pub mod bytes;
 pub mod db;

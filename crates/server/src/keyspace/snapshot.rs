@@ -35,6 +35,12 @@ pub struct ActiveSnapshot {
     early: Mutex<Vec<(usize, u16, Vec<u8>)>>,
     /// Bytes held in `early`, for INFO and tests.
     pub early_bytes: AtomicU64,
+    /// Every byte writers encoded early, taken or not: the memory this snapshot cost beyond
+    /// the dataset, what a fork's copy-on-write costs in Redis (INFO `current_cow_size`).
+    pub early_total_bytes: AtomicU64,
+    /// Keys encoded so far, by the serializer or by writers (INFO
+    /// `current_save_keys_processed`).
+    pub keys_done: AtomicU64,
 }
 
 impl ActiveSnapshot {
@@ -45,6 +51,8 @@ impl ActiveSnapshot {
             return None;
         }
         shard.snapshot_epoch = self.epoch;
+        self.keys_done
+            .fetch_add(shard.keys.len() as u64, Ordering::Relaxed);
         Some((self.encode)(db, slot, shard))
     }
 
@@ -85,6 +93,8 @@ impl Snapshots {
             encode,
             early: Mutex::new(Vec::new()),
             early_bytes: AtomicU64::new(0),
+            early_total_bytes: AtomicU64::new(0),
+            keys_done: AtomicU64::new(0),
         });
         self.active.store(Some(snap.clone()));
         Some(snap)
@@ -99,6 +109,11 @@ impl Snapshots {
         self.active.load().is_some()
     }
 
+    /// The running snapshot, if any.
+    pub fn active(&self) -> Option<Arc<ActiveSnapshot>> {
+        self.active.load_full()
+    }
+
     /// Called before a shard is modified, with its lock held: a snapshot that has not
     /// reached the shard gets its pre-write contents now.
     #[inline]
@@ -107,6 +122,8 @@ impl Snapshots {
         let Some(snap) = guard.as_ref() else { return };
         if let Some(bytes) = snap.take_shard(db, slot, shard) {
             snap.early_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            snap.early_total_bytes
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
             snap.early.lock().push((db, slot, bytes));
         }

@@ -15,6 +15,8 @@ use std::sync::atomic::Ordering;
 use parking_lot::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 use smallvec::SmallVec;
 
+use super::access;
+pub use super::access::lru_clock_at;
 use super::bytes::CompactBytes;
 use super::db::{Keyspace, Shard};
 use super::slot::key_slot;
@@ -113,6 +115,8 @@ pub struct Effects {
     pub propagate: Vec<Propagated>,
     /// The handler chose its own propagation (rewritten form); don't propagate argv.
     pub rewritten: bool,
+    /// Wrap the propagated commands in MULTI/EXEC when there are several (a script's).
+    pub wrap_multi: bool,
     /// Keyspace events to publish.
     pub events: Vec<KeyEvent>,
     /// Keys whose expiry was processed lazily (for INFO `expired_keys`).
@@ -170,10 +174,16 @@ pub struct Txn<'a> {
     pub db: usize,
     /// The command's notion of now, in Unix milliseconds.
     pub now_ms: i64,
-    /// The LRU clock value to stamp on accessed keys.
+    /// The access stamp of a key created now: the LRU clock, or under LFU the fresh counter
+    /// stamped with the minute clock (see `keyspace::access`).
     pub lru_clock: u32,
+    /// LFU tracking parameters, when an LFU policy is in force.
+    lfu: Option<access::Lfu>,
     /// True on a replica: keys are never deleted because of time, only hidden.
     pub replica: bool,
+    /// Loading the AOF: time stands still, as in Redis's loader. Expired keys stay visible
+    /// and are not deleted (the file's own commands decide what happens to them).
+    pub loading: bool,
     /// True for the master's stream on a replica: expired keys are still there, as the
     /// master sees them (its DEL is what removes them).
     pub from_master: bool,
@@ -211,8 +221,13 @@ impl<'a> Txn<'a> {
             exclusive,
             db,
             now_ms,
-            lru_clock: lru_clock_at(now_ms),
+            lru_clock: match ks.access.lfu() {
+                Some(_) => access::lfu_fresh(access::lfu_minutes(now_ms)),
+                None => lru_clock_at(now_ms),
+            },
+            lfu: ks.access.lfu(),
             replica: false,
+            loading: false,
             from_master: false,
             writes: false,
             exclude_targets: 0,
@@ -370,7 +385,7 @@ impl<'a> Txn<'a> {
         };
         match state {
             Found::Live => {}
-            Found::Expired if self.from_master => {}
+            Found::Expired if self.loading || self.from_master => {}
             Found::Expired if !self.replica => {
                 self.expire_now(db, key);
                 return self.missed(mode, db, key);
@@ -387,9 +402,10 @@ impl<'a> Txn<'a> {
                 .snapshots
                 .before_write(db, held.slot, &mut held.guard);
         }
+        let lfu = self.lfu;
         let entry = self.held[i].guard.keys.get_mut_hashed(key, hash)?;
         if mode != Lookup::Peek {
-            entry.access = lru;
+            entry.access = touched(entry.access, lru, lfu);
         }
         Some(entry)
     }
@@ -436,14 +452,14 @@ impl<'a> Txn<'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) -> bool {
         // A client blocked on this key may be able to run now (RENAME, SORT ... STORE...).
         self.signal_ready_in(db, key);
-        let lru = self.lru_clock;
+        let (lru, lfu) = (self.lru_clock, self.lfu);
         let ks = self.ks;
         let shard = self.shard_for_write(db, key);
         let hash = hash_key(key);
         match shard.keys.get_mut_hashed(key, hash) {
             Some(entry) => {
                 entry.value = value;
-                entry.access = lru;
+                entry.access = touched(entry.access, lru, lfu);
                 entry.flags &= !(FLAG_RAW | FLAG_NOT_INT);
                 if !keep_ttl && entry.has_expire() {
                     entry.flags &= !FLAG_EXPIRES;
@@ -618,9 +634,13 @@ impl<'a> Txn<'a> {
     }
 }
 
-/// Redis's LRU clock: seconds, 24 bits.
-pub fn lru_clock_at(now_ms: i64) -> u32 {
-    ((now_ms / 1000) as u32) & ((1 << 24) - 1)
+/// A key's access stamp after a use: the current LRU clock, or under LFU its counter
+/// advanced (`fresh` is the fresh LFU stamp, carrying the minute clock).
+fn touched(access: u32, fresh: u32, lfu: Option<access::Lfu>) -> u32 {
+    match lfu {
+        None => fresh,
+        Some(l) => access::lfu_touched(access, fresh >> 8, l),
+    }
 }
 
 #[cfg(test)]

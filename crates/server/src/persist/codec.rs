@@ -4,6 +4,9 @@
 //!
 //! Compact encodings cross unchanged in both directions: listpacks and intsets are Redis's
 //! own bytes here too, and a compressed quicklist node is written still compressed.
+//!
+//! DUMP payloads (DUMP, RESTORE, MIGRATE) are one value each: [`encode_payload`] and
+//! [`decode_payload`].
 
 use std::io::Write;
 
@@ -141,6 +144,30 @@ pub fn entry_meta(entry: &KeyEntry, expire_at_ms: Option<i64>, policy: MetaPolic
 /// The LRU clock's range: 24 bits of seconds, as Redis keeps it.
 const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 
+/// The access field of a key loaded or restored with an idle time or an LFU counter, as
+/// Redis sets it: the counter counts only under an LFU policy (stamped with the current
+/// minute), the idle time only under any other. `None`: leave the field as created.
+pub fn access_for(
+    lfu_policy: bool,
+    idle_secs: Option<i64>,
+    lfu_freq: Option<u8>,
+    now_ms: i64,
+) -> Option<u32> {
+    if lfu_policy {
+        let minutes = ((now_ms / 60_000) & 0xFFFF) as u32;
+        return lfu_freq.map(|freq| (minutes << 8) | u32::from(freq));
+    }
+    let clock = i64::from(crate::keyspace::txn::lru_clock_at(now_ms));
+    let idle = idle_secs?;
+    let mut stamp = clock.saturating_sub(idle);
+    if stamp < 0 {
+        // Idle longer than the clock has run: half a clock cycle away, as Redis places it.
+        let max = i64::from(LRU_CLOCK_MAX);
+        stamp = (clock + max / 2) % max;
+    }
+    Some(stamp as u32)
+}
+
 /// Why a loaded value cannot be kept.
 #[derive(Debug)]
 pub enum LoadError {
@@ -229,6 +256,65 @@ pub fn load_value(v: rudis_rdb::Value, cfg: &Config) -> Result<Value, LoadError>
     })
 }
 
+/// The DUMP payload of `value`: its RDB encoding, the RDB version and a CRC64.
+pub fn encode_payload(value: &Value, compress: bool) -> Vec<u8> {
+    rudis_rdb::dump::encode_with(compress, |vw| write_value(vw, value))
+        .expect("writing to memory cannot fail")
+}
+
+/// Why a DUMP payload cannot be restored (RESTORE's two errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadError {
+    /// A version newer than ours, a bad checksum, or too short for the footer.
+    VersionOrChecksum,
+    /// The value itself is malformed, or of a type Rudis does not hold: what is wrong, for
+    /// the log.
+    BadData(String),
+}
+
+/// Checks a DUMP payload (the CRC only if `verify_checksum`) and decodes its value in the
+/// encoding the configured thresholds choose. Every byte is checked before anything is
+/// built; nothing is allocated for sizes the payload merely claims.
+pub fn decode_payload(
+    payload: &[u8],
+    verify_checksum: bool,
+    cfg: &Config,
+) -> Result<Value, PayloadError> {
+    rudis_rdb::dump::verify(payload, verify_checksum)
+        .map_err(|_| PayloadError::VersionOrChecksum)?;
+    let value = rudis_rdb::dump::decode(payload, false).map_err(|e| {
+        let text = e.to_string();
+        let label = payload.first().and_then(|&t| integrity_label(t));
+        PayloadError::BadData(match label {
+            Some(label) if !text.contains("integrity check failed") => {
+                format!("{text} ({label} integrity check failed)")
+            }
+            _ => text,
+        })
+    })?;
+    load_value(value, cfg).map_err(|LoadError::Unsupported(t)| {
+        PayloadError::BadData(format!("the value is a {t}, a type Rudis does not hold"))
+    })
+}
+
+/// The name Redis's log gives the check a value of this RDB type fails as a whole, for
+/// errors the codec did not already name (streams).
+fn integrity_label(rdb_type: u8) -> Option<&'static str> {
+    Some(match rdb_type {
+        9 => "Zipmap",
+        10 => "List ziplist",
+        11 => "Intset",
+        12 => "Zset ziplist",
+        13 => "Hash ziplist",
+        14 => "Ziplist",
+        15 | 19 => "Stream listpack",
+        16 => "Hash listpack",
+        17 => "Zset listpack",
+        18 => "Listpack",
+        _ => return None,
+    })
+}
+
 fn new_list(cfg: &Config) -> QuickList {
     QuickList::new(cfg.list_max_listpack_size, cfg.list_compress_depth)
 }
@@ -253,4 +339,124 @@ fn longest_member(z: &ZSet) -> usize {
         .map(|(m, _)| m.as_bytes(&mut buf).len())
         .max()
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cfg() -> Config {
+        Config::default()
+    }
+
+    /// A small hash listpack (f1 v1 f2 v2).
+    fn build_hash_listpack() -> Vec<u8> {
+        let mut h = Hash::default();
+        let limits = hash::Limits {
+            max_entries: 128,
+            max_value_bytes: 64,
+        };
+        h.set_many(
+            [(&b"f1"[..], &b"v1"[..]), (b"f2", b"v2")].into_iter(),
+            limits,
+        );
+        match h {
+            Hash::Listpack(lp) => lp.as_slice().to_vec(),
+            Hash::Table(_) => unreachable!("two small fields stay a listpack"),
+        }
+    }
+
+    /// A payload of `value` loaded as our thresholds choose.
+    fn payload_of(value: rudis_rdb::Value) -> Vec<u8> {
+        encode_payload(&load_value(value, &cfg()).unwrap(), true)
+    }
+
+    #[test]
+    fn access_follows_the_policy() {
+        let now_ms = 5_000_000; // LRU clock 5000 s, LFU minute 83.
+        assert_eq!(access_for(false, Some(1000), None, now_ms), Some(4000));
+        assert_eq!(access_for(false, None, Some(7), now_ms), None);
+        assert_eq!(access_for(true, Some(1000), None, now_ms), None);
+        assert_eq!(access_for(true, None, Some(7), now_ms), Some((83 << 8) | 7));
+        let wrapped = access_for(false, Some(6000), None, now_ms).unwrap();
+        assert_eq!(wrapped, (5000 + LRU_CLOCK_MAX / 2) % LRU_CLOCK_MAX);
+    }
+
+    #[test]
+    fn payload_errors_are_told_apart() {
+        let good = payload_of(rudis_rdb::Value::String(b"hello".to_vec()));
+        assert!(decode_payload(&good, true, &cfg()).is_ok());
+        let mut bad_crc = good.clone();
+        *bad_crc.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            decode_payload(&bad_crc, true, &cfg()).unwrap_err(),
+            PayloadError::VersionOrChecksum
+        );
+        assert!(decode_payload(&bad_crc, false, &cfg()).is_ok());
+        let mut cut = good[..3].to_vec();
+        cut.extend_from_slice(&good[good.len() - 10..good.len() - 8]);
+        let crc = rudis_rdb::crc64::checksum(&cut);
+        cut.extend_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            decode_payload(&cut, true, &cfg()),
+            Err(PayloadError::BadData(_))
+        ));
+        // A compact encoding that fails its check is named as Redis names it.
+        let mut lp = payload_of(rudis_rdb::Value::HashListpack(build_hash_listpack()));
+        lp[8] ^= 0xff;
+        let crc_at = lp.len() - 8;
+        let crc = rudis_rdb::crc64::checksum(&lp[..crc_at]);
+        lp[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        match decode_payload(&lp, true, &cfg()) {
+            Err(PayloadError::BadData(why)) => {
+                assert!(
+                    why.ends_with("(Hash listpack integrity check failed)"),
+                    "{why}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_payload(&bytes, false, &cfg());
+            let _ = decode_payload(&bytes, true, &cfg());
+        }
+
+        #[test]
+        fn damaged_payloads_never_panic(
+            items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..40),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+        ) {
+            let mut p = payload_of(rudis_rdb::Value::List(items));
+            for (at, byte) in flips {
+                let n = p.len();
+                p[at % n] ^= byte;
+            }
+            let _ = decode_payload(&p, false, &cfg());
+            p.truncate(cut % (p.len() + 1));
+            let _ = decode_payload(&p, false, &cfg());
+        }
+
+        #[test]
+        fn lists_and_small_hashes_round_trip_byte_for_byte(
+            items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..300),
+            fields in proptest::collection::btree_map(
+                proptest::collection::vec(any::<u8>(), 0..20),
+                proptest::collection::vec(any::<u8>(), 0..20),
+                1..100,
+            ),
+        ) {
+            let pairs: Vec<(Vec<u8>, Vec<u8>)> = fields.into_iter().collect();
+            for value in [rudis_rdb::Value::List(items), rudis_rdb::Value::Hash(pairs)] {
+                let first = payload_of(value);
+                let back = decode_payload(&first, true, &cfg()).unwrap();
+                prop_assert_eq!(encode_payload(&back, true), first);
+            }
+        }
+    }
 }

@@ -21,11 +21,15 @@ use crate::server::{unix_ms, Server};
 pub struct Loaded {
     pub keys_loaded: u64,
     pub keys_expired: u64,
+    /// Keys whose value was an empty collection (only a damaged file has them).
+    pub empty_keys_skipped: u64,
     /// The replication aux fields, if the file has them: (repl-id, repl-offset, repl-stream-db).
     pub repl: Option<(String, i64, i64)>,
     /// The keys dropped because they had expired, (database, key): a master restarted
     /// from the file sends its replicas their DELs, as Redis does.
     pub expired: Vec<(usize, Vec<u8>)>,
+    /// Bytes of the stream the image took (an AOF may go on after it).
+    pub bytes_read: u64,
 }
 
 /// Loads an RDB stream into the keyspace (which the caller has emptied, or merges into).
@@ -44,12 +48,16 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
     let keep_expired = srv.state.replica.load(Ordering::Relaxed);
     let (now_ms, databases) = (unix_ms(), srv.keyspace.db_count());
     let clock = lru_clock_at(now_ms);
+    let lfu = cfg.maxmemory_policy.ends_with("-lfu");
     // `key-load-delay`: microseconds to wait per key (tests use it to make loading last).
     let delay = std::time::Duration::from_micros(cfg.key_load_delay.max(0) as u64);
     let mut db = 0usize;
+    if !merge {
+        srv.scripting.flush_libraries();
+    }
     let mut out = Loaded::default();
     let mut aux = AuxRepl::default();
-    while let Some(item) = reader.next_item().map_err(|e| e.to_string())? {
+    while let Some(item) = next_item(&mut reader)? {
         match item {
             Item::SelectDb { db: n } => {
                 db = usize::try_from(n).ok().filter(|&n| n < databases).ok_or_else(|| {
@@ -58,18 +66,19 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
             }
             Item::ResizeDb { .. } => {}
             Item::Aux { key, value } => aux.note(&key, &value),
-            Item::Function { .. } => {
-                return Err(
-                    "the file holds function libraries, which Rudis does not support".into(),
-                )
-            }
+            Item::Function { code } => srv
+                .scripting
+                .load_library(&code)
+                .map_err(|e| format!("Failed loading library: {e}"))?,
             Item::Entry(e) => {
                 if !keep_expired && e.meta.expire_at_ms.is_some_and(|t| t < now_ms) {
                     out.keys_expired += 1;
                     out.expired.push((db, e.key.clone()));
                     continue;
                 }
-                let access = access_from(&e.meta, clock);
+                let idle_secs = e.meta.lru_idle_secs.map(|s| s.min(i64::MAX as u64) as i64);
+                let access =
+                    codec::access_for(lfu, idle_secs, e.meta.lfu_freq, now_ms).unwrap_or(clock);
                 let value = codec::load_value(e.value, &cfg).map_err(
                     |codec::LoadError::Unsupported(t)| {
                         format!(
@@ -96,17 +105,35 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
         }
     }
     out.repl = aux.complete();
+    out.empty_keys_skipped = reader.empty_keys_skipped();
+    out.bytes_read = reader.offset();
     Ok(out)
 }
 
-/// The access field of a loaded key: its recorded idle time or LFU counter, else now.
-fn access_from(meta: &rudis_rdb::EntryMeta, clock: u32) -> u32 {
-    if let Some(idle) = meta.lru_idle_secs {
-        clock.wrapping_sub(idle.min(u64::from(u32::MAX)) as u32) & ((1 << 24) - 1)
-    } else if let Some(freq) = meta.lfu_freq {
-        u32::from(freq)
-    } else {
-        clock
+/// The next item, logging the keys skipped on the way as Redis does.
+fn next_item<R: Read>(reader: &mut Reader<R>) -> Result<Option<Item>, String> {
+    let item = reader.next_item().map_err(describe);
+    for key in reader.take_skipped_keys() {
+        crate::server::log::write_line(
+            crate::server::log::Verbosity::Warning,
+            &format!(
+                "rdbLoadObject skipping empty key: {}",
+                String::from_utf8_lossy(&key)
+            ),
+        );
+    }
+    item
+}
+
+/// A reading error as the log tells it; a bad checksum in Redis's words ("RDB CRC error").
+fn describe(e: rudis_rdb::Error) -> String {
+    match e {
+        rudis_rdb::Error::ChecksumMismatch {
+            stored, computed, ..
+        } => format!(
+            "Wrong RDB checksum expected: ({computed:x}) but got ({stored:x}): RDB CRC error"
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -136,6 +163,10 @@ impl AuxRepl {
 /// Loads `dbfilename` at start-up, if it exists, logging as Redis does. `Ok(None)` if there
 /// is no file.
 pub fn load_at_startup(srv: &Server) -> Result<Option<Loaded>, String> {
+    if srv.cfg().appendonly {
+        // The AOF wins over the RDB file, as in Redis.
+        return super::aof::load::at_startup(srv).map(|_| None);
+    }
     let path = srv.cfg().dbfilename.clone();
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
@@ -146,13 +177,18 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<Loaded>, String> {
     let loaded =
         load(srv, file, false).map_err(|e| format!("Fatal error loading the DB: {e}. Exiting."))?;
     srv.rdb.loaded(&loaded);
-    crate::server::log::write_line(
-        crate::server::log::Verbosity::Notice,
-        &format!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            loaded.keys_loaded, loaded.keys_expired
-        ),
+    let done = format!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}",
+        loaded.keys_loaded, loaded.keys_expired
     );
+    if loaded.empty_keys_skipped > 0 {
+        crate::server::log::write_line(
+            crate::server::log::Verbosity::Warning,
+            &format!("{done}, empty keys skipped: {}.", loaded.empty_keys_skipped),
+        );
+    } else {
+        crate::server::log::write_line(crate::server::log::Verbosity::Notice, &format!("{done}."));
+    }
     crate::server::log::write_line(
         crate::server::log::Verbosity::Notice,
         &format!(

@@ -4,8 +4,10 @@
 //! - [`codec`]: keyspace values to and from the codec's values;
 //! - [`save`]: writing files, synchronously or from a snapshot;
 //! - [`load`]: reading a file into the keyspace;
+//! - [`aof`]: the append only file;
 //! - [`RdbState`]: what INFO persistence, LASTSAVE and the save points need to know.
 
+pub mod aof;
 pub mod codec;
 pub mod load;
 pub mod save;
@@ -35,6 +37,10 @@ pub struct RdbState {
     pub last_load_keys_expired: AtomicU64,
     /// Asks the running BGSAVE to stop.
     pub cancel: AtomicBool,
+    /// Keys in the image of the running BGSAVE (INFO `current_save_keys_total`).
+    pub keys_total: AtomicU64,
+    /// Bytes writers encoded early during the last BGSAVE (INFO `rdb_last_cow_size`).
+    pub last_cow_bytes: AtomicU64,
 }
 
 impl Default for RdbState {
@@ -51,6 +57,8 @@ impl Default for RdbState {
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
             cancel: AtomicBool::new(false),
+            keys_total: AtomicU64::new(0),
+            last_cow_bytes: AtomicU64::new(0),
         }
     }
 }

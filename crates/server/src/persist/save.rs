@@ -36,9 +36,13 @@ pub struct SaveHeader {
     /// `rdb-key-save-delay`: microseconds a background save waits per key (tests use it to
     /// make a save last).
     key_delay_us: i64,
+    /// The image is an AOF base (the `aof-base` aux field says so).
+    aof_base: bool,
     /// The replication history at the barrier (id, offset, stream database), written as
     /// aux fields when there is one to keep (a backlog, or a replica).
     replication: Option<(String, i64, i64)>,
+    /// The function libraries' code, written before the databases as Redis does.
+    functions: Vec<Vec<u8>>,
 }
 
 fn delay_per_key(delay_us: i64, keys: usize) {
@@ -73,8 +77,16 @@ impl SaveHeader {
             meta: MetaPolicy::from_config(&cfg, now_ms),
             dbs,
             key_delay_us: cfg.rdb_key_save_delay,
+            aof_base: false,
             replication: replication_info(srv),
+            functions: srv.scripting.library_codes(),
         }
+    }
+
+    /// Marks the image as the base of an AOF.
+    pub fn for_aof_base(mut self) -> SaveHeader {
+        self.aof_base = true;
+        self
     }
 
     fn start<W: Write>(&self, sink: W) -> rudis_rdb::Result<Writer<W>> {
@@ -92,8 +104,11 @@ impl SaveHeader {
                     id,
                     offset: *offset,
                 }),
-            aof_base: false,
+            aof_base: self.aof_base,
         })?;
+        for code in &self.functions {
+            w.function(code)?;
+        }
         Ok(w)
     }
 }
@@ -297,6 +312,8 @@ pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefuse
         return Err(BgsaveRefused::Busy);
     };
     srv.rdb.bgsave_started(srv);
+    let keys_total: u64 = header.dbs.iter().map(|&(_, keys, _)| keys).sum();
+    srv.rdb.keys_total.store(keys_total, Ordering::Relaxed);
     let (owned, path) = (srv.arc(), srv.cfg().dbfilename.clone());
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
@@ -323,6 +340,8 @@ fn run_bgsave(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, header: SaveHeader, p
         write_snapshot(&srv.keyspace, &snap, &header, &srv.rdb.cancel, sink)
     });
     srv.keyspace.snapshots.end();
+    let cow_bytes = snap.early_total_bytes.load(Ordering::Relaxed);
+    srv.rdb.last_cow_bytes.store(cow_bytes, Ordering::Relaxed);
     let ok = result.is_ok();
     match result {
         Ok(()) => {

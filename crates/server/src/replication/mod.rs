@@ -288,7 +288,7 @@ fn feed_expired_dels(srv: &Server, expired: &[(usize, Vec<u8>)]) {
         crate::keyspace::txn::encode_command(&[b"DEL", key], &mut out);
     }
     srv.replication.stream.feed(&out);
-    srv.propagator.reset_selected_db_for(target::REPLICAS);
+    srv.propagator.reset_selected_db_of(target::REPLICAS);
 }
 
 /// Marks the server a replica before its data loads when `replicaof` is configured, so
@@ -326,7 +326,7 @@ pub fn promote(srv: &Server) {
     srv.replication.local_keys.clear();
     let offset = srv.replication.offset();
     srv.repl.shift(crate::server::random_hex(40), offset + 1);
-    srv.propagator.reset_selected_db_for(target::REPLICAS);
+    srv.propagator.reset_selected_db_of(target::REPLICAS);
     ensure_backlog(srv);
 }
 

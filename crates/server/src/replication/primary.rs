@@ -317,7 +317,7 @@ fn begin_snapshot(
     let r = &srv.replication;
     // Commands after the barrier select their database again: the replica starts from the
     // stream database the file names.
-    srv.propagator.reset_selected_db_for(target::REPLICAS);
+    srv.propagator.reset_selected_db_of(target::REPLICAS);
     let offset = r.stream.offset();
     let header = SaveHeader::capture(srv);
     let snap = srv.keyspace.snapshots.begin(save::shard_encoder(&header))?;

@@ -525,7 +525,7 @@ fn load_received(srv: &Server, tmp: &str, replid: &str, offset: i64) -> Result<(
     r.master_db.store(db, Ordering::Relaxed);
     r.has_history.store(true, Ordering::Relaxed);
     srv.propagator
-        .reset_selected_db_for(crate::propagate::target::REPLICAS);
+        .reset_selected_db_of(crate::propagate::target::REPLICAS);
     log::write_line(
         Verbosity::Notice,
         "MASTER <-> REPLICA sync: Finished with success",

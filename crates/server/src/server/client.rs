@@ -338,10 +338,16 @@ pub struct Client {
     /// Indexes of the running command's arguments that must never be logged (passwords):
     /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
     pub redacted_args: Vec<usize>,
+    /// While a pipelined batch runs: when the previous command of the batch ended (or the
+    /// batch began). The next command starts at that instant, which saves one clock read per
+    /// command; `None` outside a batch, where commands read the clock themselves.
+    pub batch_clock_us: Option<i64>,
     /// What this connection told us in REPLCONF, if it is a replica-to-be.
     pub replica_hello: crate::replication::primary::Hello,
     /// Set by SYNC/PSYNC: the connection becomes a replica's stream.
     pub repl_handoff: Option<crate::replication::primary::Handoff>,
+    /// The client a script's commands run as (`redis.call`).
+    pub is_script: bool,
 }
 
 impl Client {
@@ -371,8 +377,10 @@ impl Client {
             pushed: Vec::new(),
             still_blocked: false,
             redacted_args: Vec::new(),
+            batch_clock_us: None,
             replica_hello: Default::default(),
             repl_handoff: None,
+            is_script: false,
         }
     }
 

@@ -17,7 +17,7 @@ use super::socket::ClientSocket;
 use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 
 use super::client::{cflag, Client, ClientInfo};
-use super::{unix_ms, Server};
+use super::{unix_ms, unix_us, Server};
 use crate::command::dispatch;
 use crate::keyspace::blocking::{WaitState, Waiter};
 
@@ -138,6 +138,34 @@ enum Progress {
     Paused,
     /// A request blocked (BLPOP...); what follows waits until it is served or times out.
     Blocked,
+    /// A script must run (EVAL, FCALL...): it runs on the script thread, and what follows
+    /// waits for it, while this worker keeps serving its other connections.
+    Script(OwnedRequest),
+}
+
+/// A request copied out of the input buffer.
+pub struct OwnedRequest {
+    base: Vec<u8>,
+    ranges: Vec<std::ops::Range<usize>>,
+}
+
+impl OwnedRequest {
+    fn new(argv: rudis_resp::Argv<'_>) -> Self {
+        let mut base = Vec::with_capacity(argv.total_bytes());
+        let ranges = argv
+            .iter()
+            .map(|a| {
+                let start = base.len();
+                base.extend_from_slice(a);
+                start..base.len()
+            })
+            .collect();
+        OwnedRequest { base, ranges }
+    }
+
+    fn argv(&self) -> rudis_resp::Argv<'_> {
+        rudis_resp::Argv::new(&self.base, &self.ranges)
+    }
 }
 
 impl std::fmt::Display for Closed {
@@ -188,6 +216,10 @@ impl Connection {
                     self.wait_blocked(srv, client).await?;
                     continue;
                 }
+                Progress::Script(request) => {
+                    self.run_script(srv, client, request).await?;
+                    continue;
+                }
                 Progress::Drained => {}
             }
             if client.close_after_reply {
@@ -206,20 +238,39 @@ impl Connection {
     ) -> Result<Progress, Closed> {
         let mut limits = *limits;
         if self.start < self.input.len() {
+            let now_us = unix_us();
+            client.batch_clock_us = Some(now_us);
             client
                 .info
                 .last_interaction_ms
-                .store(unix_ms(), Ordering::Relaxed);
+                .store(now_us / 1000, Ordering::Relaxed);
         }
+        let progress = self.run_batch(srv, client, &mut limits);
+        client.batch_clock_us = None;
+        progress
+    }
+
+    /// Runs the complete requests of the buffer, in order.
+    fn run_batch(
+        &mut self,
+        srv: &Server,
+        client: &mut Client,
+        limits: &mut rudis_resp::Limits,
+    ) -> Result<Progress, Closed> {
         let mut progress = Progress::Drained;
         while self.start < self.input.len() && !client.close_after_reply {
             let buf = &self.input[self.start..];
-            match self.parser.parse(buf, &limits) {
+            match self.parser.parse(buf, limits) {
                 Ok(Parsed::Command(n)) => {
                     let argv = self.parser.argv(buf);
                     if dispatch::held_by_pause(srv, client, argv) {
                         // The parser is idle again: the request is parsed afresh later.
                         progress = Progress::Paused;
+                        break;
+                    }
+                    if crate::script::runs_on_script_thread(srv, client, argv) {
+                        progress = Progress::Script(OwnedRequest::new(argv));
+                        self.start += n;
                         break;
                     }
                     dispatch::call(srv, client, &mut self.reply, argv);
@@ -251,6 +302,34 @@ impl Connection {
         self.compact();
         self.note_query_buffer(client);
         Ok(progress)
+    }
+
+    /// Runs a script request on the script thread, lending it this connection's client and
+    /// reply buffer until it is done.
+    async fn run_script(
+        &mut self,
+        srv: &Server,
+        client: &mut Client,
+        request: OwnedRequest,
+    ) -> Result<(), Closed> {
+        let placeholder = Client::new(client.info.clone(), client.peer);
+        let lent_client = std::mem::replace(client, placeholder);
+        let lent_reply = std::mem::take(&mut self.reply);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let server = srv.arc();
+        srv.scripting.submit(Box::new(move || {
+            let (mut c, mut r) = (lent_client, lent_reply);
+            dispatch::call(&server, &mut c, &mut r, request.argv());
+            let _ = tx.send((c, r));
+        }));
+        match rx.await {
+            Ok((c, r)) => {
+                *client = c;
+                self.reply = r;
+                Ok(())
+            }
+            Err(_) => Err(Closed::Killed),
+        }
     }
 
     /// Publishes the query buffer's size for CLIENT LIST (`qbuf`, `qbuf-free`).
@@ -380,6 +459,8 @@ impl Connection {
         if self.reply.is_empty() {
             return Ok(());
         }
+        // What the replies acknowledge reaches the AOF first.
+        srv.aof.before_reply(srv);
         srv.stats
             .add(|c| &c.net_output_bytes, self.reply.len() as u64);
         srv.stats.add(|c| &c.io_writes, 1);

@@ -53,8 +53,10 @@ fn tick(srv: &Server, cursor: &mut ExpireCursor, period: Duration) {
     }
     if !srv.state.loading.load(Ordering::Relaxed) {
         crate::persist::save::cron(srv);
+        crate::persist::aof::cron(srv);
     }
     close_idle_clients(srv, now);
+    srv.migrate_sockets.close_idle(now / 1000);
     sample_rates(srv, now);
     srv.stats
         .note_memory_used(super::memory::allocator_stats().allocated);

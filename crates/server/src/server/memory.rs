@@ -35,6 +35,18 @@ pub fn allocator_stats() -> AllocatorStats {
     }
 }
 
+/// Bytes the program holds, as `maxmemory` counts them: allocated bytes, less the freed
+/// blocks jemalloc keeps in its per-thread caches (they count as allocated there, so right
+/// after an eviction the figure would not move). Cheaper than [`allocator_stats`]: no RSS.
+pub fn used_memory_bytes() -> u64 {
+    use tikv_jemalloc_ctl::{epoch, raw, stats};
+    let _ = epoch::advance();
+    let allocated = stats::allocated::read().unwrap_or(0) as u64;
+    // SAFETY: the name is NUL-terminated and this statistic is a size_t.
+    let cached = unsafe { raw::read::<usize>(b"stats.arenas.4096.tcache_bytes\0") }.unwrap_or(0);
+    allocated.saturating_sub(cached as u64)
+}
+
 /// `jemalloc-X.Y.Z`, as INFO's `mem_allocator` names it.
 pub fn allocator_name() -> String {
     let version = tikv_jemalloc_ctl::version::read().unwrap_or("0.0.0");

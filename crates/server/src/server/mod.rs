@@ -78,6 +78,8 @@ pub struct RuntimeState {
     pub active_expire: AtomicBool,
     /// This server is a replica (set by replication).
     pub replica: AtomicBool,
+    /// `maxmemory` is set: the gate checks memory before commands (see `evict`).
+    pub maxmemory_set: AtomicBool,
     /// Clients are paused until this Unix ms (CLIENT PAUSE); 0 when not paused.
     pub paused_until_ms: AtomicI64,
     /// CLIENT PAUSE WRITE (only writes pause) rather than ALL.
@@ -145,6 +147,12 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// RDB saving and loading state (INFO persistence, LASTSAVE, save points).
     pub rdb: crate::persist::RdbState,
+    /// Connections MIGRATE keeps open to its targets.
+    pub migrate_sockets: crate::cmd::keys::migrate::SocketCache,
+    /// The append only file.
+    pub aof: crate::persist::aof::Aof,
+    /// The Lua VM, the script cache and the function libraries.
+    pub scripting: crate::script::Scripting,
     /// This server's own `Arc`, for work handed to other threads (BGSAVE).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
     shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
@@ -181,6 +189,9 @@ impl Server {
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),
             rdb: Default::default(),
+            migrate_sockets: Default::default(),
+            aof: Default::default(),
+            scripting: crate::script::Scripting::new(),
             me: std::sync::OnceLock::new(),
             shutdown_tx,
         };
@@ -198,6 +209,10 @@ impl Server {
             Ordering::Relaxed,
         );
         srv.state.lastsave_s.store(now / 1000, Ordering::Relaxed);
+        // Redis gives its two script clients (EVAL's and the function engine's) the first
+        // client ids; connections start at 3 there, and so here.
+        srv.clients.next_id();
+        srv.clients.next_id();
         let srv = Arc::new(srv);
         let _ = srv.me.set(Arc::downgrade(&srv));
         srv

@@ -253,7 +253,7 @@ impl RawConn {
 
     pub fn try_connect(port: u16) -> std::io::Result<RawConn> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_nodelay(true)?;
         Ok(RawConn {
             stream,

@@ -7,8 +7,7 @@ use crate::server::client::ClientType;
 use crate::server::memory::{self, bytes_to_human};
 use crate::server::Server;
 
-/// What a fresh Redis reports for its (idle) Lua and functions engines.
-const LUA_VM_BYTES: u64 = 32768;
+/// What a fresh Redis reports for its (idle) functions engine.
 const FUNCTIONS_VM_BYTES: u64 = 33792;
 const FUNCTIONS_CACHES_BYTES: u64 = 200;
 
@@ -75,7 +74,7 @@ pub fn memory(srv: &Server, out: &mut String) {
     field(out, "allocator_resident", alloc.resident);
     field(out, "total_system_memory", system);
     field(out, "total_system_memory_human", bytes_to_human(system));
-    scripting_memory(out);
+    scripting_memory(srv, out);
     field(out, "maxmemory", maxmemory);
     field(out, "maxmemory_human", bytes_to_human(maxmemory));
     field(out, "maxmemory_policy", &cfg.maxmemory_policy);
@@ -93,25 +92,44 @@ pub fn memory(srv: &Server, out: &mut String) {
     field(out, "lazyfreed_objects", 0);
 }
 
-/// The Lua and functions engines' fields (scripting will own them).
-fn scripting_memory(out: &mut String) {
-    field(out, "used_memory_lua", LUA_VM_BYTES);
-    field(out, "used_memory_vm_eval", LUA_VM_BYTES);
-    field(out, "used_memory_lua_human", bytes_to_human(LUA_VM_BYTES));
-    field(out, "used_memory_scripts_eval", 0);
-    field(out, "number_of_cached_scripts", 0);
-    field(out, "number_of_functions", 0);
-    field(out, "number_of_libraries", 0);
+/// The Lua engine's fields: the VM's heap, the EVAL script cache, the function libraries.
+/// One VM serves both EVAL and functions here; its heap is reported as EVAL's and the
+/// functions' VM keeps Redis's figure for an empty one.
+fn scripting_memory(srv: &Server, out: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let scripting = &srv.scripting;
+    let lua_bytes = scripting.lua_memory_bytes.load(Relaxed) as u64;
+    let scripts_bytes = scripting.eval_scripts_bytes.load(Relaxed) as u64;
+    field(out, "used_memory_lua", lua_bytes);
+    field(out, "used_memory_vm_eval", lua_bytes);
+    field(out, "used_memory_lua_human", bytes_to_human(lua_bytes));
+    field(out, "used_memory_scripts_eval", scripts_bytes);
+    field(
+        out,
+        "number_of_cached_scripts",
+        scripting.eval_scripts.load(Relaxed),
+    );
+    field(
+        out,
+        "number_of_functions",
+        scripting.functions.load(Relaxed),
+    );
+    field(
+        out,
+        "number_of_libraries",
+        scripting.libraries.load(Relaxed),
+    );
     field(out, "used_memory_vm_functions", FUNCTIONS_VM_BYTES);
-    let vm_total = LUA_VM_BYTES + FUNCTIONS_VM_BYTES;
+    let vm_total = lua_bytes + FUNCTIONS_VM_BYTES;
     field(out, "used_memory_vm_total", vm_total);
     field(out, "used_memory_vm_total_human", bytes_to_human(vm_total));
     field(out, "used_memory_functions", FUNCTIONS_CACHES_BYTES);
-    field(out, "used_memory_scripts", FUNCTIONS_CACHES_BYTES);
+    let scripts_total = FUNCTIONS_CACHES_BYTES + scripts_bytes;
+    field(out, "used_memory_scripts", scripts_total);
     field(
         out,
         "used_memory_scripts_human",
-        bytes_to_human(FUNCTIONS_CACHES_BYTES),
+        bytes_to_human(scripts_total),
     );
 }
 

@@ -1,25 +1,48 @@
-//! INFO persistence and replication (the latter rendered by `replication::info`). The AOF
-//! fields report what a fresh Redis reports (statuses `ok`, durations -1), the RDB fields
-//! come from the persistence state.
+//! INFO persistence and replication (the latter rendered by `replication::info`): the RDB
+//! and AOF fields come from the persistence state.
 
 use std::sync::atomic::Ordering;
 
 use super::{field, yes};
 use crate::server::Server;
 
+/// The running BGSAVE's progress. Without a fork there is no copy-on-write; its counterpart
+/// is what writers encoded ahead of the serializer (memory the snapshot costs beyond the
+/// dataset), reported in the `cow` fields. All zeros when no BGSAVE runs.
+fn save_progress(srv: &Server, out: &mut String) {
+    let snap = srv
+        .keyspace
+        .snapshots
+        .active()
+        .filter(|_| srv.rdb.bgsave_running.load(Ordering::Acquire));
+    let (cow_bytes, done, total) = match &snap {
+        Some(s) => (
+            s.early_total_bytes.load(Ordering::Relaxed),
+            s.keys_done.load(Ordering::Relaxed),
+            srv.rdb.keys_total.load(Ordering::Relaxed),
+        ),
+        None => (0, 0, 0),
+    };
+    let perc = if total > 0 {
+        done.min(total) as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    field(out, "current_cow_peak", cow_bytes);
+    field(out, "current_cow_size", cow_bytes);
+    field(out, "current_cow_size_age", 0);
+    field(out, "current_fork_perc", format!("{perc:.2}"));
+    field(out, "current_save_keys_processed", done);
+    field(out, "current_save_keys_total", total);
+}
+
 pub fn persistence(srv: &Server, out: &mut String) {
     let state = &srv.state;
     let loading = state.loading.load(Ordering::Relaxed);
     let bgsave_failed = state.bgsave_failed.load(Ordering::Relaxed);
-    let aof_enabled = srv.cfg().appendonly;
     field(out, "loading", yes(loading));
     field(out, "async_loading", 0);
-    field(out, "current_cow_peak", 0);
-    field(out, "current_cow_size", 0);
-    field(out, "current_cow_size_age", 0);
-    field(out, "current_fork_perc", "0.00");
-    field(out, "current_save_keys_processed", 0);
-    field(out, "current_save_keys_total", 0);
+    save_progress(srv, out);
     let rdb = &srv.rdb;
     field(
         out,
@@ -52,7 +75,11 @@ pub fn persistence(srv: &Server, out: &mut String) {
         rdb.current_bgsave_secs(),
     );
     field(out, "rdb_saves", rdb.saves.load(Ordering::Relaxed));
-    field(out, "rdb_last_cow_size", 0);
+    field(
+        out,
+        "rdb_last_cow_size",
+        rdb.last_cow_bytes.load(Ordering::Relaxed),
+    );
     field(
         out,
         "rdb_last_load_keys_expired",
@@ -63,30 +90,7 @@ pub fn persistence(srv: &Server, out: &mut String) {
         "rdb_last_load_keys_loaded",
         rdb.last_load_keys_loaded.load(Ordering::Relaxed),
     );
-    field(out, "aof_enabled", yes(aof_enabled));
-    field(out, "aof_rewrite_in_progress", 0);
-    field(out, "aof_rewrite_scheduled", 0);
-    field(out, "aof_last_rewrite_time_sec", -1);
-    field(out, "aof_current_rewrite_time_sec", -1);
-    field(out, "aof_last_bgrewrite_status", "ok");
-    field(out, "aof_rewrites", 0);
-    field(out, "aof_rewrites_consecutive_failures", 0);
-    field(out, "aof_last_write_status", "ok");
-    field(out, "aof_last_cow_size", 0);
-    field(out, "module_fork_in_progress", 0);
-    field(out, "module_fork_last_cow_size", 0);
-    if aof_enabled {
-        for name in [
-            "aof_current_size",
-            "aof_base_size",
-            "aof_pending_rewrite",
-            "aof_buffer_length",
-            "aof_pending_bio_fsync",
-            "aof_delayed_fsync",
-        ] {
-            field(out, name, 0);
-        }
-    }
+    crate::persist::aof::info(srv, out);
     if loading {
         loading_progress(out);
     }

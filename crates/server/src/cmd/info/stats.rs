@@ -38,7 +38,7 @@ pub fn stats(srv: &Server, out: &mut String) {
     );
     field(out, "keyspace_hits", sum(srv, |c| &c.keyspace_hits));
     field(out, "keyspace_misses", sum(srv, |c| &c.keyspace_misses));
-    not_built_yet(out);
+    not_built_yet(srv, out);
     let unexpected = sum(srv, |c| &c.unexpected_error_replies);
     field(out, "unexpected_error_replies", unexpected);
     field(out, "total_error_replies", sum(srv, |c| &c.error_replies));
@@ -108,7 +108,7 @@ fn zeros(out: &mut String, names: &[&str]) {
 }
 
 /// Pub/sub, forks, migration, defragmentation and tracking counters, in Redis's order.
-fn not_built_yet(out: &mut String) {
+fn not_built_yet(srv: &Server, out: &mut String) {
     zeros(
         out,
         &[
@@ -117,7 +117,12 @@ fn not_built_yet(out: &mut String) {
             "pubsubshard_channels",
             "latest_fork_usec",
             "total_forks",
-            "migrate_cached_sockets",
+        ],
+    );
+    field(out, "migrate_cached_sockets", srv.migrate_sockets.len());
+    zeros(
+        out,
+        &[
             "slave_expires_tracked_keys",
             "active_defrag_hits",
             "active_defrag_misses",

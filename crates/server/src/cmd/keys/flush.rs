@@ -56,10 +56,10 @@ pub(super) fn flushall(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     }
     if !ctx.srv.cfg().save.0.is_empty() && crate::persist::save::save_held(ctx.srv, ctx.txn).is_ok()
     {
-        // The save covers the removals this command is about to count: Redis reports one
-        // change since the save, the FLUSHALL itself.
+        // The save covers everything this command is about to count (the removals and the
+        // FLUSHALL itself): Redis reports no change since the save.
         let rdb = &ctx.srv.rdb;
-        let at_save = rdb.dirty_now(ctx.srv) + removed;
+        let at_save = rdb.dirty_now(ctx.srv) + removed + 1;
         rdb.dirty_at_save
             .store(at_save, std::sync::atomic::Ordering::Relaxed);
     }

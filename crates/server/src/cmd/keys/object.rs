@@ -11,6 +11,7 @@ use rudis_resp::Argv;
 use crate::command::spec::{acl, flag, keyflag, CommandSpec, KeySpec};
 use crate::command::{CmdResult, Ctx};
 use crate::config::Config;
+use crate::keyspace::access::{idle_seconds, lfu_decayed_counter, lfu_minutes};
 use crate::keyspace::txn::Lookup;
 use crate::keyspace::value::Value;
 use crate::keyspace::KeyEntry;
@@ -78,9 +79,6 @@ pub(super) static SUBCOMMANDS: &[CommandSpec] = &[
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 /// Redis shares the integers below this.
 const SHARED_INTEGERS: i64 = 10_000;
-/// The LRU clock wraps at 24 bits.
-const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
-
 const LFU_POLICY_ERR: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 const NOT_LFU_POLICY_ERR: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
@@ -105,7 +103,7 @@ fn object_lookup<'t>(ctx: &'t mut Ctx, key: &[u8]) -> Option<&'t KeyEntry> {
     ctx.txn.lookup(db, key, Lookup::Peek).map(|e| &*e)
 }
 
-fn lfu_policy(cfg: &Config) -> bool {
+pub(super) fn lfu_policy(cfg: &Config) -> bool {
     cfg.maxmemory_policy.ends_with("-lfu")
 }
 
@@ -157,20 +155,13 @@ fn idletime(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     Ok(())
 }
 
-/// Seconds between an access stamp and now on the wrapping 24-bit LRU clock.
-fn idle_seconds(now_clock: u32, access: u32) -> u32 {
-    let access = access & LRU_CLOCK_MAX;
-    if now_clock >= access {
-        now_clock - access
-    } else {
-        now_clock + (LRU_CLOCK_MAX - access)
-    }
-}
-
 /// OBJECT FREQ key
 fn freq(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let cfg = ctx.srv.cfg();
-    let (lfu, decay_min) = (lfu_policy(&cfg), cfg.lfu_decay_time);
+    let (lfu, decay_min) = (
+        lfu_policy(&cfg),
+        cfg.lfu_decay_time.clamp(0, u32::MAX as i64) as u32,
+    );
     let now_min = lfu_minutes(ctx.txn.now_ms);
     if let Some(e) = object_lookup(ctx, argv.get(2)) {
         if !lfu {
@@ -180,28 +171,6 @@ fn freq(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         ctx.reply.int(i64::from(counter));
     }
     Ok(())
-}
-
-/// Minutes on the 16-bit clock LFU stamps use.
-fn lfu_minutes(now_ms: i64) -> u32 {
-    ((now_ms / 60_000) & 0xFFFF) as u32
-}
-
-/// The LFU counter of an access field (`minutes << 8 | counter`) after decaying one step per
-/// `decay_min` minutes since it was stamped.
-fn lfu_decayed_counter(access: u32, now_min: u32, decay_min: i64) -> u32 {
-    let (stamp_min, counter) = ((access >> 8) & 0xFFFF, access & 0xFF);
-    let elapsed_min = if now_min >= stamp_min {
-        now_min - stamp_min
-    } else {
-        0xFFFF - stamp_min + now_min
-    };
-    let periods = if decay_min > 0 {
-        i64::from(elapsed_min) / decay_min
-    } else {
-        0
-    };
-    counter.saturating_sub(u32::try_from(periods).unwrap_or(u32::MAX))
 }
 
 /// OBJECT HELP
@@ -233,6 +202,7 @@ fn help(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::access::LRU_CLOCK_MAX;
 
     #[test]
     fn idle_time_wraps_with_the_lru_clock() {

@@ -28,6 +28,8 @@ pub(crate) struct Harness {
 /// What one command did.
 pub(crate) struct Outcome {
     pub reply: String,
+    /// The reply's bytes, for replies that are not text.
+    pub raw: Vec<u8>,
     pub effects: Effects,
 }
 
@@ -88,11 +90,17 @@ impl Harness {
 
     /// Runs one command (already past the gate's checks) in its own exclusive transaction.
     pub fn run(&mut self, args: &[&str]) -> Outcome {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.run_bytes(&args)
+    }
+
+    /// Runs one command whose arguments need not be text.
+    pub fn run_bytes(&mut self, args: &[&[u8]]) -> Outcome {
         let mut base = Vec::new();
         let mut ranges = Vec::new();
         for a in args {
             let start = base.len();
-            base.extend_from_slice(a.as_bytes());
+            base.extend_from_slice(a);
             ranges.push(start..base.len());
         }
         let argv = Argv::new(&base, &ranges);
@@ -123,8 +131,13 @@ impl Harness {
     }
 
     fn outcome(&self, mut reply: ReplyBuf, effects: Effects) -> Outcome {
-        let reply = String::from_utf8_lossy(&reply.take()).into_owned();
-        Outcome { reply, effects }
+        let raw = reply.take();
+        let reply = String::from_utf8_lossy(&raw).into_owned();
+        Outcome {
+            reply,
+            raw,
+            effects,
+        }
     }
 
     /// The reply of a command.

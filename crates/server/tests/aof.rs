@@ -1,0 +1,547 @@
+//! The append only file with real processes: acknowledged writes survive SIGKILL under
+//! `appendfsync always` (many kills at random moments) and at most about two seconds are
+//! lost under `everysec`; a torn tail is truncated with a warning or refused; garbage is
+//! refused; appendonlydirs move between Redis 7.0 and Rudis both ways (and pass
+//! redis-check-aof); BGREWRITEAOF and CONFIG SET appendonly yes keep the data.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{RawConn, ServerProcess};
+use rudis_resp::Value;
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Bulk(b) | Value::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Error(e) => format!("-{}", String::from_utf8_lossy(e)),
+        Value::Nil => "(nil)".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn cmd(c: &mut RawConn, args: &[&str]) -> String {
+    text(&c.command(args).expect("reply"))
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn info_field(c: &mut RawConn, name: &str) -> String {
+    let info = cmd(c, &["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in INFO"))
+        .to_string()
+}
+
+fn start_aof(dir: &Path, extra: &[&str]) -> ServerProcess {
+    let d = dir.to_string_lossy().into_owned();
+    let mut args = vec![
+        "--dir",
+        &d,
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ];
+    args.extend_from_slice(extra);
+    ServerProcess::start(&args)
+}
+
+fn counter(c: &mut RawConn) -> u64 {
+    match c.command(&["GET", "counter"]).expect("reply") {
+        Value::Nil => 0,
+        v => text(&v).parse().expect("a number"),
+    }
+}
+
+/// Sends pipelines of INCR until the connection breaks; counts acknowledged increments
+/// and the ones sent but not acknowledged when it broke.
+fn incr_until_killed(mut c: RawConn, acked: Arc<AtomicU64>, in_flight: Arc<AtomicU64>) {
+    const BATCH: u64 = 8;
+    let batch = b"*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n".repeat(BATCH as usize);
+    loop {
+        if c.send_raw(&batch).is_err() {
+            in_flight.store(BATCH, Ordering::SeqCst);
+            return;
+        }
+        for i in 0..BATCH {
+            match c.read_reply() {
+                Ok((Value::Int(_), _)) => {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+                _ => {
+                    in_flight.store(BATCH - i, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn appendfsync_always_keeps_every_acknowledged_write_across_sigkill() {
+    let dir = common::scratch_dir("aof-kill");
+    let mut rng = fastrand::Rng::new();
+    let mut acked_total = 0u64;
+    let started = Instant::now();
+    for round in 0..20 {
+        let server = start_aof(&dir, &["--appendfsync", "always"]);
+        let mut c = server.conn();
+        let before = counter(&mut c);
+        assert!(
+            before >= acked_total,
+            "round {round}: {before} after restart, {acked_total} acknowledged"
+        );
+        let acked = Arc::new(AtomicU64::new(0));
+        let in_flight = Arc::new(AtomicU64::new(0));
+        let port = server.port;
+        let (a, f) = (acked.clone(), in_flight.clone());
+        // Connected before the kill can come, however late the thread starts.
+        let conn = RawConn::connect(port);
+        let writer = std::thread::spawn(move || incr_until_killed(conn, a, f));
+        std::thread::sleep(Duration::from_millis(rng.u64(30..250)));
+        drop(server); // SIGKILL
+        writer.join().unwrap();
+        let server = start_aof(&dir, &["--appendfsync", "always"]);
+        let after = counter(&mut server.conn());
+        let (acked, in_flight) = (
+            acked.load(Ordering::SeqCst),
+            in_flight.load(Ordering::SeqCst),
+        );
+        assert!(
+            after >= before + acked && after <= before + acked + in_flight,
+            "round {round}: before {before}, acked {acked}, in flight {in_flight}, after {after}"
+        );
+        acked_total = after;
+        drop(server);
+    }
+    assert!(acked_total > 0);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn appendfsync_everysec_loses_at_most_about_two_seconds() {
+    let dir = common::scratch_dir("aof-everysec");
+    let server = start_aof(&dir, &["--appendfsync", "everysec"]);
+    let acked = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let port = server.port;
+    let (a, f) = (acked.clone(), in_flight.clone());
+    let started = Instant::now();
+    let conn = RawConn::connect(port);
+    let writer = std::thread::spawn(move || incr_until_killed(conn, a, f));
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(server);
+    writer.join().unwrap();
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let acked = acked.load(Ordering::SeqCst);
+    let per_s = acked as f64 / elapsed_s;
+    let server = start_aof(&dir, &["--appendfsync", "everysec"]);
+    let after = counter(&mut server.conn());
+    let lost = acked.saturating_sub(after);
+    assert!(
+        (lost as f64) <= per_s * 2.0 + 8.0,
+        "lost {lost} of {acked} acknowledged ({per_s:.0}/s)"
+    );
+    assert!(after <= acked + in_flight.load(Ordering::SeqCst));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The incremental file the manifest lists last.
+fn last_incr(dir: &Path) -> PathBuf {
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    let name = manifest
+        .lines()
+        .rfind(|l| l.ends_with("type i"))
+        .and_then(|l| l.split(' ').nth(1))
+        .expect("an incr file")
+        .to_string();
+    dir.join("appendonlydir").join(name)
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// Runs the server expecting it to refuse to start; returns its log.
+fn refused_start(dir: &Path, extra: &[&str]) -> String {
+    let port = common::free_port().to_string();
+    let mut child = Command::new(common::rudis_binary())
+        .args([
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--logfile", "refused.log"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started on a bad AOF");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    std::fs::read_to_string(dir.join("refused.log")).unwrap_or_default()
+}
+
+#[test]
+fn torn_tail_is_truncated_or_refused_and_garbage_refused() {
+    let dir = common::scratch_dir("aof-torn");
+    let mut server = start_aof(&dir, &[]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "a", "1"]);
+    cmd(&mut c, &["RPUSH", "l", "x", "y"]);
+    assert_eq!(server.terminate(), Some(0));
+    let incr = last_incr(&dir);
+    let good_len = std::fs::metadata(&incr).unwrap().len();
+    append(&incr, b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$5\r\nhel");
+
+    let log = refused_start(&dir, &["--aof-load-truncated", "no"]);
+    assert!(
+        log.contains("Unexpected end of file reading the append only file"),
+        "{log}"
+    );
+
+    let server = start_aof(&dir, &["--aof-load-truncated", "yes"]);
+    let mut c = server.conn();
+    assert_eq!(cmd(&mut c, &["GET", "a"]), "1");
+    assert_eq!(cmd(&mut c, &["LLEN", "l"]), "2");
+    assert_eq!(cmd(&mut c, &["EXISTS", "b"]), "0");
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(
+        log.contains("!!! Warning: short read while loading the AOF file"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {good_len} !!!"
+        )),
+        "{log}"
+    );
+    cmd(&mut c, &["SET", "after", "ok"]);
+    drop(server);
+    let server = start_aof(&dir, &["--aof-load-truncated", "no"]);
+    assert_eq!(cmd(&mut server.conn(), &["GET", "after"]), "ok");
+    drop(server);
+
+    append(&last_incr(&dir), b"this is not RESP\r\n");
+    let log = refused_start(&dir, &[]);
+    assert!(
+        log.contains("Bad file format reading the append only file"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A dataset of every type, with commands that Redis writes in rewritten form.
+fn fill(c: &mut RawConn) {
+    let mut run = |args: &[&str]| {
+        let r = c.command(args).expect("reply");
+        assert!(!matches!(r, Value::Error(_)), "{args:?}: {r:?}");
+    };
+    run(&["SET", "s", "hello"]);
+    run(&["INCRBYFLOAT", "f", "1.5"]);
+    run(&["SET", "ttl", "v", "EX", "100000"]);
+    run(&["EXPIRE", "s", "200000"]);
+    for i in 0..300 {
+        run(&["RPUSH", "list", &format!("element-{i}")]);
+        run(&["HSET", "hash", &format!("f{i}"), &format!("v{i}")]);
+        run(&["SADD", "set", &i.to_string()]);
+        run(&["ZADD", "zset", &format!("{i}.5"), &format!("m{i}")]);
+    }
+    run(&["SADD", "small", "a", "b", "c", "d"]);
+    run(&["SPOP", "small"]);
+    run(&["LPUSH", "short", "1", "2"]);
+    run(&["SELECT", "3"]);
+    run(&["SET", "db3", "three"]);
+    run(&["MULTI"]);
+    run(&["INCR", "n"]);
+    run(&["INCR", "n"]);
+    run(&["EXEC"]);
+    run(&["SELECT", "0"]);
+}
+
+const KEYS: &[&str] = &[
+    "s", "f", "ttl", "list", "hash", "set", "zset", "small", "short",
+];
+
+fn contents(c: &mut RawConn) -> Vec<String> {
+    let mut out = vec![cmd(c, &["DEBUG", "DIGEST"]), cmd(c, &["DBSIZE"])];
+    for key in KEYS {
+        let ttl = match cmd(c, &["TTL", key]).parse::<i64>().unwrap() {
+            -1 => "none".to_string(),
+            t if t > 90_000 => "long".to_string(),
+            t => t.to_string(),
+        };
+        out.push(format!(
+            "{key} {} {ttl}",
+            cmd(c, &["DEBUG", "DIGEST-VALUE", key])
+        ));
+    }
+    cmd(c, &["SELECT", "3"]);
+    out.push(cmd(c, &["GET", "db3"]));
+    out.push(cmd(c, &["GET", "n"]));
+    cmd(c, &["SELECT", "0"]);
+    out
+}
+
+fn copy_aof_dir(from: &Path) -> PathBuf {
+    let dir = common::scratch_dir("aof-copy");
+    let to = dir.join("appendonlydir");
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(from.join("appendonlydir")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+fn check_aof(dir: &Path) {
+    let out = Command::new("redis-check-aof")
+        .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .expect("redis-check-aof runs (Debian package redis-tools)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("is valid"),
+        "{stdout}"
+    );
+}
+
+fn interop(preamble: &str) {
+    // Redis writes: a base (from a rewrite) and commands after it.
+    let redis_dir = common::scratch_dir("aof-redis");
+    let r = redis_dir.to_string_lossy().into_owned();
+    let mut redis = ServerProcess::start_redis(&[
+        "--dir",
+        &r,
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        preamble,
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut c = redis.conn();
+    fill(&mut c);
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_until("Redis's rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    cmd(&mut c, &["RPUSH", "list", "after-rewrite"]);
+    cmd(&mut c, &["HDEL", "hash", "f3"]);
+    let expected = contents(&mut c);
+    redis.terminate();
+    let dir = copy_aof_dir(&redis_dir);
+    let ours = start_aof(&dir, &["--aof-use-rdb-preamble", preamble]);
+    let mut c = ours.conn();
+    assert_eq!(contents(&mut c), expected, "Redis's AOF loaded into Rudis");
+
+    // Rudis writes on, rewrites, writes more; Redis loads it and redis-check-aof accepts it.
+    cmd(&mut c, &["SADD", "set", "rudis"]);
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_until("our rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    cmd(&mut c, &["ZINCRBY", "zset", "2", "m1"]);
+    cmd(&mut c, &["EXPIRE", "list", "300000"]);
+    let expected = contents(&mut c);
+    drop(c);
+    let mut ours = ours;
+    ours.terminate();
+    let back = copy_aof_dir(&dir);
+    check_aof(&back);
+    let b = back.to_string_lossy().into_owned();
+    let redis2 = ServerProcess::start_redis(&[
+        "--dir",
+        &b,
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(
+        contents(&mut redis2.conn()),
+        expected,
+        "Rudis's AOF loaded into Redis"
+    );
+    for d in [redis_dir, dir, back] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn appendonlydirs_move_between_redis_and_rudis() {
+    interop("yes");
+}
+
+#[test]
+fn appendonlydirs_without_rdb_preamble_move_between_redis_and_rudis() {
+    interop("no");
+}
+
+#[test]
+fn config_set_appendonly_writes_a_base_then_appends() {
+    let dir = common::scratch_dir("aof-config");
+    let d = dir.to_string_lossy().into_owned();
+    let server = ServerProcess::start(&["--dir", &d, "--enable-debug-command", "yes"]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "before", "1"]);
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendonly", "yes"]), "OK");
+    wait_until("the first rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+            && info_field(&mut c, "aof_rewrite_scheduled") == "0"
+            && info_field(&mut c, "aof_rewrites") == "1"
+    });
+    cmd(&mut c, &["SET", "after", "2"]);
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    assert_eq!(cmd(&mut c, &["GET", "before"]), "1");
+    assert_eq!(cmd(&mut c, &["GET", "after"]), "2");
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendonly", "no"]), "OK");
+    cmd(&mut c, &["SET", "unlogged", "3"]);
+    drop(c);
+    drop(server);
+    let server = start_aof(&dir, &[]);
+    let mut c = server.conn();
+    assert_eq!(cmd(&mut c, &["EXISTS", "before", "after", "unlogged"]), "2");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rewrites_under_concurrent_writes_lose_and_repeat_nothing() {
+    let dir = common::scratch_dir("aof-rewrite-load");
+    let server = start_aof(&dir, &["--rdb-key-save-delay", "100"]);
+    let mut c = server.conn();
+    for i in 0..2000 {
+        cmd(&mut c, &["SET", &format!("filler:{i}"), "x"]);
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = server.port;
+    let stop2 = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut w = RawConn::connect(port);
+        let mut n = 0u64;
+        while !stop2.load(Ordering::Relaxed) {
+            cmd(&mut w, &["RPUSH", "log", &n.to_string()]);
+            cmd(&mut w, &["SET", &format!("k{}", n % 500), &n.to_string()]);
+            n += 1;
+        }
+        n
+    });
+    for _ in 0..3 {
+        assert_eq!(
+            cmd(&mut c, &["BGREWRITEAOF"]),
+            "Background append only file rewriting started"
+        );
+        wait_until("the rewrite", || {
+            info_field(&mut c, "aof_rewrite_in_progress") == "0"
+        });
+        assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let pushed = writer.join().unwrap();
+    let before = contents_all(&mut c);
+    assert_eq!(cmd(&mut c, &["LLEN", "log"]), pushed.to_string());
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    assert_eq!(
+        contents_all(&mut c),
+        before,
+        "DEBUG LOADAOF gives the same data"
+    );
+    let files: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 3, "history files are deleted: {files:?}");
+    drop(c);
+    drop(server);
+    let server = start_aof(&dir, &[]);
+    assert_eq!(
+        contents_all(&mut server.conn()),
+        before,
+        "and after a restart"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn contents_all(c: &mut RawConn) -> (String, String, String) {
+    (
+        cmd(c, &["DEBUG", "DIGEST"]),
+        cmd(c, &["DBSIZE"]),
+        cmd(c, &["LLEN", "log"]),
+    )
+}
+
+#[test]
+fn an_old_single_file_aof_is_moved_into_the_directory() {
+    let dir = common::scratch_dir("aof-upgrade");
+    let mut old = Vec::new();
+    for (k, v) in [("a", "1"), ("b", "2")] {
+        old.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
+        );
+    }
+    std::fs::write(dir.join("appendonly.aof"), &old).unwrap();
+    let server = start_aof(&dir, &[]);
+    let mut c = server.conn();
+    assert_eq!(cmd(&mut c, &["GET", "b"]), "2");
+    assert!(!dir.join("appendonly.aof").exists());
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    cmd(&mut c, &["SET", "c", "3"]);
+    drop(c);
+    drop(server);
+    check_aof(&dir);
+    let server = start_aof(&dir, &[]);
+    assert_eq!(cmd(&mut server.conn(), &["MGET", "a", "c"]).len(), 31);
+    let _ = std::fs::remove_dir_all(&dir);
+}
