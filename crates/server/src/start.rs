@@ -240,8 +240,7 @@ async fn load_data(srv: &Arc<Server>) -> bool {
         .store(false, std::sync::atomic::Ordering::Relaxed);
     match result {
         Ok(Ok(loaded)) => {
-            let repl = loaded.as_ref().and_then(|l| l.repl.as_ref());
-            crate::replication::restore_from_rdb(srv, repl);
+            crate::replication::restore_from_rdb(srv, loaded.as_ref());
             true
         }
         Ok(Err(message)) => {

@@ -434,6 +434,7 @@ fn raise_open_files_limit(maxclients: i64) -> Result<(), String> {
 /// histograms (not the slow log, and not the changes since the last save).
 fn config_resetstat(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     ctx.srv.stats.reset();
+    ctx.srv.replication.reset_stats();
     ctx.reply.ok();
     Ok(())
 }

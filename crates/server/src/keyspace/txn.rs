@@ -482,6 +482,11 @@ impl<'a> Txn<'a> {
     /// Adds a key known not to exist (after a lookup returned `None`).
     pub fn add(&mut self, key: &[u8], value: Value) -> &mut KeyEntry {
         let (db, lru, ks) = (self.db, self.lru_clock, self.ks);
+        if self.replica {
+            // Where expired keys are kept (a writable replica, a pause), the lookup read one
+            // as missing; it is replaced, as Redis deletes it on a write lookup.
+            let _ = self.remove_in(db, key);
+        }
         self.signal_ready_in(db, key);
         // Every key created fires `new`, before the command's own event, as in Redis.
         self.notify_in(db, event::NEW, "new", key);

@@ -25,6 +25,9 @@ pub struct Loaded {
     pub empty_keys_skipped: u64,
     /// The replication aux fields, if the file has them: (repl-id, repl-offset, repl-stream-db).
     pub repl: Option<(String, i64, i64)>,
+    /// The keys dropped because they had expired, (database, key): a master restarted
+    /// from the file sends its replicas their DELs, as Redis does.
+    pub expired: Vec<(usize, Vec<u8>)>,
     /// Bytes of the stream the image took (an AOF may go on after it).
     pub bytes_read: u64,
 }
@@ -67,6 +70,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
             Item::Entry(e) => {
                 if !keep_expired && e.meta.expire_at_ms.is_some_and(|t| t < now_ms) {
                     out.keys_expired += 1;
+                    out.expired.push((db, e.key.clone()));
                     continue;
                 }
                 let idle_secs = e.meta.lru_idle_secs.map(|s| s.min(i64::MAX as u64) as i64);

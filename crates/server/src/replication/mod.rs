@@ -150,6 +150,13 @@ impl Replication {
         self.stream.offset()
     }
 
+    /// CONFIG RESETSTAT: the sync counters start again from zero.
+    pub fn reset_stats(&self) {
+        self.sync_full.store(0, Ordering::Relaxed);
+        self.sync_partial_ok.store(0, Ordering::Relaxed);
+        self.sync_partial_err.store(0, Ordering::Relaxed);
+    }
+
     pub fn replica_count(&self) -> usize {
         self.replicas.lock().len()
     }
@@ -239,8 +246,11 @@ pub fn ensure_backlog(srv: &Server) {
 /// Applies the replication aux fields of the RDB file loaded at start-up: a replica keeps
 /// them as the history it offers in PSYNC; a master keeps them as its second id, so its
 /// former replicas can continue partially.
-pub fn restore_from_rdb(srv: &Server, repl: Option<&(String, i64, i64)>) {
-    let Some((id, offset, db)) = repl else {
+pub fn restore_from_rdb(srv: &Server, loaded: Option<&crate::persist::load::Loaded>) {
+    let Some(loaded) = loaded else {
+        return;
+    };
+    let Some((id, offset, db)) = &loaded.repl else {
         return;
     };
     if !wire::is_replid(id) {
@@ -257,7 +267,28 @@ pub fn restore_from_rdb(srv: &Server, repl: Option<&(String, i64, i64)>) {
     } else {
         let (mine, _) = srv.repl.ids();
         srv.repl.set_ids(mine, id.clone(), offset + 1);
+        feed_expired_dels(srv, &loaded.expired);
     }
+}
+
+/// The DELs of the keys that expired while the master was down, fed after the restored
+/// offset, so its replicas (continuing partially) drop them too.
+fn feed_expired_dels(srv: &Server, expired: &[(usize, Vec<u8>)]) {
+    if expired.is_empty() {
+        return;
+    }
+    let mut out = Vec::new();
+    let mut selected = None;
+    for (db, key) in expired {
+        if selected != Some(*db) {
+            let n = db.to_string();
+            crate::keyspace::txn::encode_command(&[b"SELECT", n.as_bytes()], &mut out);
+            selected = Some(*db);
+        }
+        crate::keyspace::txn::encode_command(&[b"DEL", key], &mut out);
+    }
+    srv.replication.stream.feed(&out);
+    srv.propagator.reset_selected_db_of(target::REPLICAS);
 }
 
 /// Marks the server a replica before its data loads when `replicaof` is configured, so

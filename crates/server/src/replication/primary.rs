@@ -143,7 +143,10 @@ async fn serve_replica(
     };
     entry.state.store(replica_state::ONLINE, Ordering::Relaxed);
     entry.ack_ms.store(unix_ms(), Ordering::Relaxed);
-    stream_to(srv, socket, input, client, entry, from, wait_ack).await
+    // An old SYNC replica never sends ACKs: it is not timed out (as in Redis).
+    let timeout = matches!(handoff, Handoff::Psync { .. });
+    let mode = StreamMode { wait_ack, timeout };
+    stream_to(srv, socket, input, client, entry, from, mode).await
 }
 
 /// Accepts a partial resync if the replica's history is ours and the backlog holds what it
@@ -200,7 +203,12 @@ async fn full_sync(
     ensure_backlog(srv);
     if diskless {
         let delay_s = srv.cfg().repl_diskless_sync_delay.max(0) as u64;
-        wait_keeping_alive(srv, socket, client, Duration::from_secs(delay_s)).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(delay_s);
+        // The delay lets more replicas arrive; `repl-diskless-sync-max-replicas` of them
+        // waiting ends it early.
+        while tokio::time::Instant::now() < deadline && !enough_waiting(srv) {
+            wait_keeping_alive(srv, socket, client, Duration::from_millis(100)).await?;
+        }
     }
     let (snap, header, offset) = loop {
         if let Some(begun) = begin_snapshot(srv, client.id()) {
@@ -237,6 +245,22 @@ async fn full_sync(
         ),
     );
     Ok(offset)
+}
+
+/// True when `repl-diskless-sync-max-replicas` replicas wait for a full sync.
+fn enough_waiting(srv: &Server) -> bool {
+    let max = srv.cfg().repl_diskless_sync_max_replicas;
+    if max <= 0 {
+        return false;
+    }
+    let waiting = srv
+        .replication
+        .replicas
+        .lock()
+        .iter()
+        .filter(|r| r.state.load(Ordering::Relaxed) == replica_state::WAIT_BGSAVE)
+        .count();
+    waiting as i64 >= max
 }
 
 /// Waits `d` (a diskless sync's delay, or for the snapshot machinery), sending the replica
@@ -540,6 +564,14 @@ fn io(e: std::io::Error) -> Closed {
     e.to_string()
 }
 
+/// How a replica is streamed to.
+struct StreamMode {
+    /// Wait for its first ACK before streaming (after a diskless transfer).
+    wait_ack: bool,
+    /// Drop it after `repl-timeout` without an ACK.
+    timeout: bool,
+}
+
 /// Streams from offset `from` until the replica leaves. After a diskless transfer the
 /// stream starts at the replica's first ACK (it loads the file first; as in Redis).
 async fn stream_to(
@@ -549,8 +581,9 @@ async fn stream_to(
     client: &Client,
     entry: &ReplicaEntry,
     from: i64,
-    mut wait_ack: bool,
+    mode: StreamMode,
 ) -> Result<(), Closed> {
+    let mut wait_ack = mode.wait_ack;
     let r = &srv.replication;
     let id = client.id();
     let mut at = from;
@@ -572,7 +605,7 @@ async fn stream_to(
             }
         }
         end_rx.borrow_and_update();
-        if check_timeout(srv, entry).is_err() {
+        if mode.timeout && check_timeout(srv, entry).is_err() {
             return Err("timeout".into());
         }
         let mut soft = 0;
@@ -655,6 +688,8 @@ pub fn cron(srv: &Server, tick: u64) {
         return;
     }
     let cfg = srv.cfg();
+    r.stream
+        .set_backlog_size(cfg.repl_backlog_size.max(1) as usize);
     let period = cfg.repl_ping_replica_period.max(1) as u64;
     let count = r.replica_count();
     if count > 0 && tick.is_multiple_of(period) && srv.keyspace.is_idle_enough() {
@@ -668,5 +703,11 @@ pub fn cron(srv: &Server, tick: u64) {
             &format!("Replication backlog freed after {ttl_s} seconds without connected replicas."),
         );
         r.stream.deactivate();
+        // A new history starts with the next backlog, as in Redis.
+        srv.repl.set_ids(
+            crate::server::random_hex(40),
+            crate::server::replid::NO_REPLID.into(),
+            -1,
+        );
     }
 }

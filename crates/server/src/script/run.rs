@@ -421,6 +421,9 @@ impl RunCtx<'_, '_> {
             if dispatch::writes_refused_by_disk_error(self.srv) {
                 return reject(&format!("-{}", dispatch::MISCONF));
             }
+            if let Err(e) = crate::replication::check_write_allowed(self.srv) {
+                return reject(&format!("-{}", e.text()));
+            }
         }
         let allows_oom = self.flags & shebang::ALLOW_OOM != 0;
         if self.oom
