@@ -232,3 +232,26 @@ fn transaction_errors_are_counted_like_redis() {
     let redis = ServerProcess::start_redis(&[]);
     assert_eq!(run(&ours), run(&redis));
 }
+
+/// Rudis never forks, but `total_forks` counts the background snapshots Redis forks for, so
+/// tools that wait for a background save to start see it; CONFIG RESETSTAT zeroes it.
+#[test]
+fn total_forks_counts_background_snapshots() {
+    let server = ServerProcess::start(&[]);
+    let mut con = server.client();
+    let forks = |con: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_forks:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("total_forks")
+    };
+    assert_eq!(forks(&mut con), 0);
+    let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    assert_eq!(forks(&mut con), 1);
+    let () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(forks(&mut con), 0);
+}

@@ -435,6 +435,7 @@ fn raise_open_files_limit(maxclients: i64) -> Result<(), String> {
 fn config_resetstat(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     ctx.srv.stats.reset();
     ctx.srv.replication.reset_stats();
+    ctx.srv.keyspace.snapshots.reset_started();
     ctx.reply.ok();
     Ok(())
 }

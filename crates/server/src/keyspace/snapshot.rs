@@ -78,6 +78,8 @@ impl ActiveSnapshot {
 pub struct Snapshots {
     active: ArcSwapOption<ActiveSnapshot>,
     last_epoch: AtomicU64,
+    /// `last_epoch` at the last CONFIG RESETSTAT.
+    counted_from: AtomicU64,
 }
 
 impl Snapshots {
@@ -98,6 +100,19 @@ impl Snapshots {
         });
         self.active.store(Some(snap.clone()));
         Some(snap)
+    }
+
+    /// Snapshots begun since start-up: the background jobs Redis forks for (INFO
+    /// `total_forks` counts these, so tools waiting for a background save see it start).
+    pub fn started(&self) -> u64 {
+        (self.last_epoch.load(Ordering::Acquire))
+            .saturating_sub(self.counted_from.load(Ordering::Acquire))
+    }
+
+    /// Counts [`Snapshots::started`] from zero again (CONFIG RESETSTAT).
+    pub fn reset_started(&self) {
+        self.counted_from
+            .store(self.last_epoch.load(Ordering::Acquire), Ordering::Release);
     }
 
     /// Ends the active snapshot (done or abandoned).

@@ -116,9 +116,9 @@ fn not_built_yet(srv: &Server, out: &mut String) {
             "pubsub_patterns",
             "pubsubshard_channels",
             "latest_fork_usec",
-            "total_forks",
         ],
     );
+    field(out, "total_forks", srv.keyspace.snapshots.started());
     field(out, "migrate_cached_sockets", srv.migrate_sockets.len());
     zeros(
         out,

@@ -305,6 +305,10 @@ pub fn config_changed(srv: &Server, may_take_barrier: bool) {
             let _ = start(srv, &barrier);
         } else {
             aof.rewrite_scheduled.store(true, Ordering::Release);
+            log::write_line(
+                Verbosity::Warning,
+                "AOF was enabled during a transaction. An AOF background was scheduled to start when possible.",
+            );
         }
     } else {
         cancel_running(srv);
