@@ -183,6 +183,19 @@ fn client_getname(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
 
 // ---- LIST, INFO ----------------------------------------------------------------------------
 
+/// The CLIENT INFO line of `client` (ACL LOG's `client-info`).
+pub fn info_line(srv: &Server, client: &Client, argv: Argv) -> String {
+    let mut out = String::new();
+    describe(
+        srv,
+        &client.info,
+        &Caller::of(client, argv),
+        unix_ms(),
+        &mut out,
+    );
+    out
+}
+
 /// CLIENT INFO
 fn client_info(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let mut out = String::new();
