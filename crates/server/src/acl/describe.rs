@@ -13,11 +13,11 @@ pub fn describe_user(table: &CommandTable, user: &User) -> String {
     if user.nopass {
         out.push_str("nopass ");
     }
-    out.push_str(if user.skip_sanitize_payload {
-        "skip-sanitize-payload "
-    } else {
-        "sanitize-payload "
-    });
+    match user.skip_sanitize_payload {
+        Some(true) => out.push_str("skip-sanitize-payload "),
+        Some(false) => out.push_str("sanitize-payload "),
+        None => {}
+    }
     for p in &user.passwords {
         out.push('#');
         out.push_str(p);
@@ -38,11 +38,11 @@ pub fn user_flags(user: &User) -> Vec<&'static str> {
     if user.nopass {
         flags.push("nopass");
     }
-    flags.push(if user.skip_sanitize_payload {
-        "skip-sanitize-payload"
-    } else {
-        "sanitize-payload"
-    });
+    match user.skip_sanitize_payload {
+        Some(true) => flags.push("skip-sanitize-payload"),
+        Some(false) => flags.push("sanitize-payload"),
+        None => {}
+    }
     flags
 }
 

@@ -111,9 +111,9 @@ pub fn apply_user_rule(table: &CommandTable, user: &mut User, op: &[u8]) -> Resu
     } else if is(op, "off") {
         user.enabled = false;
     } else if is(op, "skip-sanitize-payload") {
-        user.skip_sanitize_payload = true;
+        user.skip_sanitize_payload = Some(true);
     } else if is(op, "sanitize-payload") {
-        user.skip_sanitize_payload = false;
+        user.skip_sanitize_payload = Some(false);
     } else if is(op, "nopass") {
         user.nopass = true;
         user.passwords.clear();
@@ -147,7 +147,7 @@ pub fn apply_user_rule(table: &CommandTable, user: &mut User, op: &[u8]) -> Resu
         user.root.all_channels = false;
         user.root.channels.clear();
         user.enabled = false;
-        user.skip_sanitize_payload = false;
+        user.skip_sanitize_payload = Some(false);
         user.selectors.clear();
         user.root.set_all_commands(false);
     } else {

@@ -64,7 +64,9 @@ pub struct User {
     pub name: String,
     pub enabled: bool,
     pub nopass: bool,
-    pub skip_sanitize_payload: bool,
+    /// `sanitize-payload` (`Some(false)`) or `skip-sanitize-payload` (`Some(true)`), if
+    /// either was ever set.
+    pub skip_sanitize_payload: Option<bool>,
     /// SHA-256 digests of the passwords, as lowercase hex.
     pub passwords: Vec<String>,
     pub root: Selector,
@@ -159,7 +161,7 @@ impl Selector {
         if spec.keys.is_empty() && spec.getkeys.is_none() {
             return Ok(());
         }
-        let needed = access_needed(spec);
+        let needed = access_needed(spec, argv);
         for index in key_positions(spec, argv) {
             if !self.key_allowed(argv.get(index), needed) {
                 return Err(Refusal {
@@ -209,24 +211,25 @@ impl Selector {
     }
 }
 
-/// Access a command needs on its keys: write commands need write access, commands that read
-/// need read access.
-fn access_needed(spec: &CommandSpec) -> u8 {
-    let mut needed = 0;
+/// Access a command needs on its keys, from its key specs as Redis reads them: ACCESS needs
+/// read; INSERT, DELETE and UPDATE need write. SET without GET only writes (its spec's
+/// flags vary with the arguments).
+fn access_needed(spec: &CommandSpec, argv: Argv<'_>) -> u8 {
     let mut spec_flags = 0u32;
     for ks in spec.keys {
         spec_flags |= ks.flags;
     }
-    if spec_flags & (keyflag::ACCESS | keyflag::RO | keyflag::RW) != 0 || spec.has(flag::READONLY) {
+    let mut needed = 0;
+    if spec_flags & keyflag::ACCESS != 0 {
         needed |= KEY_READ;
     }
-    if spec_flags & (keyflag::INSERT | keyflag::DELETE | keyflag::UPDATE | keyflag::OW) != 0
-        || spec.has(flag::WRITE)
-    {
+    if spec_flags & (keyflag::INSERT | keyflag::DELETE | keyflag::UPDATE) != 0 {
         needed |= KEY_WRITE;
     }
-    if needed == 0 {
-        needed = KEY_ALL;
+    let set_without_get =
+        spec.name == "set" && !argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+    if spec_flags & keyflag::VARIABLE_FLAGS != 0 && set_without_get {
+        needed &= !KEY_READ;
     }
     needed
 }
@@ -254,7 +257,7 @@ impl User {
             name: name.to_string(),
             enabled: false,
             nopass: false,
-            skip_sanitize_payload: false,
+            skip_sanitize_payload: None,
             passwords: Vec::new(),
             root: Selector::empty(command_count),
             selectors: Vec::new(),
