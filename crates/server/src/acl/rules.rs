@@ -305,3 +305,51 @@ fn allow_command(table: &CommandTable, sel: &mut Selector, name: &[u8]) -> Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::describe::describe_user;
+    use proptest::prelude::*;
+
+    fn table() -> CommandTable {
+        CommandTable::new(crate::cmd::all())
+    }
+
+    #[test]
+    fn errors_carry_redis_text() {
+        let t = table();
+        let e = set_user(&t, None, "u", &[b"bad"]).unwrap_err();
+        assert_eq!(e, "Error in ACL SETUSER modifier 'bad': Syntax error");
+        let e = set_user(&t, None, "u", &[b"(~x", b"+get"]).unwrap_err();
+        assert!(e.starts_with("Unmatched parenthesis"), "{e}");
+    }
+
+    proptest! {
+        /// Any rules either fail cleanly or give a user whose description rebuilds it.
+        #[test]
+        fn rules_never_panic_and_describe_round_trips(
+            rules in proptest::collection::vec(
+                prop_oneof![
+                    Just("+@all".to_string()), Just("-@read".to_string()),
+                    Just("+get".to_string()), Just("-set".to_string()),
+                    Just("~k*".to_string()), Just("%R~r*".to_string()),
+                    Just("&ch".to_string()), Just("resetkeys".to_string()),
+                    Just("allchannels".to_string()), Just("+select|0".to_string()),
+                    Just("reset".to_string()), Just(">pw".to_string()),
+                    "[ -~]{0,8}",
+                ],
+                0..8,
+            )
+        ) {
+            let t = table();
+            let args: Vec<&[u8]> = rules.iter().map(|r| r.as_bytes()).collect();
+            if let Ok(user) = set_user(&t, None, "u", &args) {
+                let text = describe_user(&t, &user);
+                let words: Vec<&[u8]> = text.split(' ').map(str::as_bytes).collect();
+                let again = set_user(&t, None, "u", &words).expect("a description parses");
+                prop_assert_eq!(describe_user(&t, &again), text);
+            }
+        }
+    }
+}
