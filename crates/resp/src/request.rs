@@ -347,6 +347,14 @@ impl<'a> Argv<'a> {
         self.ranges.iter().map(move |r| &base[r.clone()])
     }
 
+    /// The arguments after the first `n` (ACL DRYRUN checks a command given as arguments).
+    pub fn skip(&self, n: usize) -> Argv<'a> {
+        Argv {
+            base: self.base,
+            ranges: &self.ranges[n.min(self.ranges.len())..],
+        }
+    }
+
     /// Total bytes of all arguments.
     pub fn total_bytes(&self) -> usize {
         self.ranges.iter().map(|r| r.len()).sum()

@@ -19,6 +19,7 @@
 //!
 //! The RESP codec lives in its own crate, `rudis-resp`.
 
+pub mod acl;
 pub mod cmd;
 pub mod command;
 pub mod config;

@@ -147,6 +147,13 @@ fn serve(config: Config, opts: StartOptions, commands: CommandTable) -> i32 {
     let config_file = opts.config_file.clone().filter(|f| f != "-");
     let srv = Server::new(config, config_file, commands);
     crate::evict::sync_settings(&srv);
+    let aclfile = srv.cfg().aclfile.clone();
+    if !aclfile.is_empty() {
+        if let Err(e) = crate::cmd::acl::load_file(&srv, &aclfile) {
+            tracing::error!("Aborting Redis startup because of ACL errors: {e}");
+            return 1;
+        }
+    }
     let code = runtime.block_on(serve_async(srv, &opts, workers.clone()));
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);

@@ -183,6 +183,19 @@ fn client_getname(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
 
 // ---- LIST, INFO ----------------------------------------------------------------------------
 
+/// The CLIENT INFO line of `client` (ACL LOG's `client-info`).
+pub fn info_line(srv: &Server, client: &Client, argv: Argv) -> String {
+    let mut out = String::new();
+    describe(
+        srv,
+        &client.info,
+        &Caller::of(client, argv),
+        unix_ms(),
+        &mut out,
+    );
+    out
+}
+
 /// CLIENT INFO
 fn client_info(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let mut out = String::new();
@@ -378,7 +391,7 @@ impl KillFilter {
 
 /// Parses the filter form: `ID id | TYPE type | ADDR ip:port | LADDR ip:port | USER name |
 /// SKIPME yes/no | MAXAGE seconds`, repeated. (MAXAGE comes from later Redis versions.)
-fn parse_kill_filter(argv: Argv) -> Result<KillFilter, CmdError> {
+fn parse_kill_filter(srv: &Server, argv: Argv) -> Result<KillFilter, CmdError> {
     let mut f = KillFilter {
         addr: None,
         laddr: None,
@@ -402,8 +415,7 @@ fn parse_kill_filter(argv: Argv) -> Result<KillFilter, CmdError> {
         } else if is(option, "laddr") {
             f.laddr = Some(text(value));
         } else if is(option, "user") {
-            // Without ACL users, the only user is `default`.
-            if value != b"default" {
+            if srv.acl.get(&text(value)).is_none() {
                 return Err(crate::err!("ERR No such user '{}'", text(value)));
             }
             f.user = Some(text(value));
@@ -438,7 +450,7 @@ fn client_kill(ctx: &mut Ctx, argv: Argv) -> CmdResult {
             skip_me: false,
         }
     } else {
-        parse_kill_filter(argv)?
+        parse_kill_filter(ctx.srv, argv)?
     };
     let me = ctx.client.id();
     let now_ms = unix_ms();

@@ -163,6 +163,10 @@ fn config_set(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     }
     apply_all(srv, &chosen, &old, &mut next)?;
     srv.set_config(next);
+    if chosen.iter().any(|(d, _)| d.name == "requirepass") {
+        srv.acl
+            .set_requirepass(&srv.commands, &srv.cfg().requirepass.clone());
+    }
     // Inside EXEC the keyspace is held: a barrier cannot be taken there.
     after_publish(srv, &chosen, !ctx.client.deny_blocking);
     crate::evict::sync_settings(srv);

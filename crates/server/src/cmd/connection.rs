@@ -164,6 +164,11 @@ fn reset(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     );
     *ctx.client.info.name.lock() = None;
     ctx.client.authenticated = !ctx.srv.auth_required();
+    if ctx.client.user.is_some() {
+        ctx.client.user = Some(ctx.srv.acl.default_user());
+        ctx.client.acl_epoch = ctx.srv.acl.epoch();
+        *ctx.client.info.user.lock() = "default".to_string();
+    }
     ctx.reply.simple("RESET");
     Ok(())
 }
@@ -192,6 +197,7 @@ fn hello(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         let more = argv.len() - next - 1;
         if is(argv.get(next), "AUTH") && more >= 2 {
             auth = Some((argv.get(next + 1), argv.get(next + 2)));
+            ctx.client.redacted_args.extend([next + 1, next + 2]);
             next += 3;
         } else if is(argv.get(next), "SETNAME") && more >= 1 {
             setname = Some(argv.get(next + 1));
@@ -204,7 +210,7 @@ fn hello(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         }
     }
     if let Some((user, pass)) = auth {
-        check_password(ctx, Some(user), pass)?;
+        check_password(ctx, argv, Some(user), pass)?;
     }
     if !ctx.client.authenticated {
         return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
@@ -252,31 +258,30 @@ fn auth(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         3 => (Some(argv.get(1)), argv.get(2)),
         _ => return Err(crate::command::error::SYNTAX),
     };
-    if user.is_none() && ctx.srv.cfg().requirepass.is_empty() {
+    ctx.client.redacted_args.extend(1..argv.len());
+    if user.is_none() && ctx.srv.acl.default_user().nopass {
         return Err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into());
     }
-    check_password(ctx, user, pass)?;
+    check_password(ctx, argv, user, pass)?;
     ctx.reply.ok();
     Ok(())
 }
 
-/// Authenticates as the default user (the only user until ACLs arrive).
-fn check_password(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
-    let required = ctx.srv.cfg().requirepass.clone();
-    let user_ok = user.is_none_or(|u| u == b"default");
-    let pass_ok = required.is_empty() || constant_time_eq(required.as_bytes(), pass);
-    if user_ok && pass_ok {
-        ctx.client.authenticated = true;
-        Ok(())
-    } else {
-        Err("WRONGPASS invalid username-password pair or user is disabled.".into())
+/// Authenticates the connection as `user` (the default user if `None`); a failure is
+/// recorded in the ACL LOG.
+fn check_password(ctx: &mut Ctx, argv: Argv, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
+    let name = user.unwrap_or(b"default");
+    match ctx.srv.acl.authenticate(name, pass) {
+        Some(u) => {
+            *ctx.client.info.user.lock() = u.name.clone();
+            ctx.client.user = Some(u);
+            ctx.client.acl_epoch = ctx.srv.acl.epoch();
+            ctx.client.authenticated = true;
+            Ok(())
+        }
+        None => {
+            crate::acl::gate::log_auth_failure(ctx.srv, ctx.client, argv, name);
+            Err("WRONGPASS invalid username-password pair or user is disabled.".into())
+        }
     }
-}
-
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -3,6 +3,7 @@
 
 use crate::command::CommandSpec;
 
+pub mod acl;
 pub mod admin;
 pub mod bitops;
 pub mod blocking;
@@ -33,6 +34,7 @@ pub mod zset;
 /// Every command declaration, in no particular order.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
     [
+        acl::COMMANDS,
         admin::COMMANDS,
         bitops::COMMANDS,
         blocking::COMMANDS,

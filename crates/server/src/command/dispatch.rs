@@ -38,7 +38,8 @@ pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<
             wrong_arity(&entry.fullname),
         );
     }
-    if let Err(e) = precheck(srv, client, entry) {
+    crate::acl::gate::refresh_user(srv, client);
+    if let Err(e) = precheck(srv, client, entry, argv) {
         return reject(srv, client, reply, Some(entry), e);
     }
     if client.in_multi() && !is_multi_control(entry) {
@@ -61,7 +62,7 @@ pub fn held_by_pause(srv: &Server, client: &Client, argv: Argv<'_>) -> bool {
     let Ok(entry) = resolve(srv, argv) else {
         return false;
     };
-    if precheck(srv, client, entry).is_err() {
+    if precheck(srv, client, entry, argv).is_err() {
         return false;
     }
     if !srv.state.pause_writes_only.load(Ordering::Acquire) {
@@ -125,7 +126,12 @@ fn truncate_lossy(b: &[u8], max: usize) -> String {
 }
 
 /// The checks Redis makes before running or queuing a command.
-fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdError> {
+fn precheck(
+    srv: &Server,
+    client: &Client,
+    entry: &CmdEntry,
+    argv: Argv<'_>,
+) -> Result<(), CmdError> {
     let spec = entry.spec;
     if spec.has(flag::PROTECTED) {
         check_protected(srv, client, entry)?;
@@ -135,6 +141,15 @@ fn precheck(srv: &Server, client: &Client, entry: &CmdEntry) -> Result<(), CmdEr
     }
     if client.in_multi() && spec.has(flag::NO_MULTI) {
         return Err("ERR Command not allowed inside a transaction".into());
+    }
+    if client.user.as_ref().is_some_and(|u| !u.all_permissions) {
+        let context = if client.in_multi() {
+            crate::acl::log::Context::Multi
+        } else {
+            crate::acl::log::Context::Toplevel
+        };
+        crate::acl::gate::check(srv, client, entry, argv, context)
+            .map_err(|r| crate::acl::gate::refusal_error(entry, r))?;
     }
     let queued = if is_exec(entry) {
         queued_flags(srv, client)

@@ -117,6 +117,7 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
     client.deny_blocking = true;
     client.is_script = true;
     client.is_master = ctx.client.is_master;
+    client.user = ctx.client.user.clone();
     let read_only = spec.read_only || spec.flags & shebang::NO_WRITES != 0;
     client.info.resp.store(2, Ordering::Relaxed);
     let run = RefCell::new(RunCtx {
@@ -433,6 +434,15 @@ impl RunCtx<'_, '_> {
             && spec.has(flag::DENYOOM)
         {
             return reject("-OOM command not allowed when used memory > 'maxmemory'.");
+        }
+        if let Err(refusal) = crate::acl::gate::check(
+            self.srv,
+            &self.client,
+            entry,
+            argv,
+            crate::acl::log::Context::Lua,
+        ) {
+            return reject(crate::acl::gate::script_refusal_message(refusal));
         }
         Ok(())
     }

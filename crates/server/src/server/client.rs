@@ -348,6 +348,11 @@ pub struct Client {
     pub repl_handoff: Option<crate::replication::primary::Handoff>,
     /// The client a script's commands run as (`redis.call`).
     pub is_script: bool,
+    /// The ACL user this connection runs as; `None` for internal clients (the master link,
+    /// AOF loading), which may run anything.
+    pub user: Option<Arc<crate::acl::User>>,
+    /// The ACL epoch `user` was taken at; a newer epoch means the user may have changed.
+    pub acl_epoch: u64,
 }
 
 impl Client {
@@ -362,6 +367,8 @@ impl Client {
             peer,
             db: 0,
             authenticated: false,
+            user: None,
+            acl_epoch: 0,
             multi: None,
             multi_error: false,
             watched: Vec::new(),

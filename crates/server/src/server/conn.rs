@@ -53,6 +53,8 @@ pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: Sock
     }
     srv.stats.add(|c| &c.connections, 1);
     client.authenticated = !srv.auth_required();
+    client.user = Some(srv.acl.default_user());
+    client.acl_epoch = srv.acl.epoch();
     let mut conn = Connection {
         socket,
         input: Vec::with_capacity(READ_CHUNK_BYTES),

@@ -153,6 +153,8 @@ pub struct Server {
     pub aof: crate::persist::aof::Aof,
     /// The Lua VM, the script cache and the function libraries.
     pub scripting: crate::script::Scripting,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
     /// This server's own `Arc`, for work handed to other threads (BGSAVE).
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
     shutdown_tx: tokio::sync::watch::Sender<Option<ShutdownRequest>>,
@@ -162,6 +164,10 @@ impl Server {
     pub fn new(config: Config, config_file: Option<String>, commands: CommandTable) -> Arc<Self> {
         let databases = config.databases as usize;
         let command_count = commands.len();
+        let acl = crate::acl::Acl::new(command_count);
+        if !config.requirepass.is_empty() {
+            acl.set_requirepass(&commands, &config.requirepass);
+        }
         let (shutdown_tx, _) = tokio::sync::watch::channel(None);
         let now = unix_ms();
         let port = config.port as u64;
@@ -192,6 +198,7 @@ impl Server {
             migrate_sockets: Default::default(),
             aof: Default::default(),
             scripting: crate::script::Scripting::new(),
+            acl,
             me: std::sync::OnceLock::new(),
             shutdown_tx,
         };
@@ -247,7 +254,7 @@ impl Server {
 
     /// True when clients must AUTH before running commands.
     pub fn auth_required(&self) -> bool {
-        !self.cfg().requirepass.is_empty()
+        self.acl.auth_required()
     }
 
     /// Asks the server to shut down.
