@@ -430,12 +430,12 @@ fn xsetid(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let Some(s) = stream_mut(ctx.txn, key)? else {
         return Err(crate::command::error::NO_SUCH_KEY);
     };
-    if id < s.last_id {
+    if s.last().is_some_and(|top| id < top.id) {
         return Err(
             "ERR The ID specified in XSETID is smaller than the target stream top item".into(),
         );
     }
-    if added.is_some_and(|n| n < s.len() as u64) {
+    if !s.is_empty() && added.is_some_and(|n| n < s.len() as u64) {
         return Err(
             "ERR The entries_added specified in XSETID is smaller than the target stream length"
                 .into(),
@@ -574,7 +574,7 @@ fn xread(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     };
     let rest = argv.len() - streams_at - 1;
     if rest % 2 == 1 {
-        return Err("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.".into());
+        return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
     }
     let n = rest / 2;
     let keys: Vec<&[u8]> = (0..n).map(|k| argv.get(streams_at + 1 + k)).collect();
@@ -593,7 +593,10 @@ fn xread(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         match block_ms {
             Some(ms) => {
                 let deadline = (ms > 0).then(|| ctx.now_ms().saturating_add(ms));
-                ctx.block(argv, &keys, deadline, ReplyBuf::null_array);
+                // The waiter runs the command again later: `$` must mean the ID seen now.
+                let (base, ranges) = resolved_argv(&argv, streams_at + 1 + n, &after);
+                let resolved = Argv::new(&base, &ranges);
+                ctx.block(resolved, &keys, deadline, ReplyBuf::null_array);
             }
             _ => ctx.reply.null_array(),
         }
@@ -602,12 +605,31 @@ fn xread(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     write_xread(ctx, &keys, &after, count)
 }
 
+/// The arguments back to back with the IDs from `ids_at` on replaced by `ids`.
+fn resolved_argv(
+    argv: &Argv,
+    ids_at: usize,
+    ids: &[StreamId],
+) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+    let mut base = Vec::new();
+    let mut ranges = Vec::with_capacity(argv.len());
+    for i in 0..argv.len() {
+        let start = base.len();
+        match i.checked_sub(ids_at).and_then(|k| ids.get(k)) {
+            Some(id) => base.extend_from_slice(&format_id(*id)),
+            None => base.extend_from_slice(argv.get(i)),
+        }
+        ranges.push(start..base.len());
+    }
+    (base, ranges)
+}
+
 /// How many of `keys` have entries after their ID.
 fn xread_reply_len(ctx: &mut Ctx, keys: &[&[u8]], after: &[StreamId]) -> Result<usize, CmdError> {
     let mut found = 0;
     for (key, &id) in keys.iter().zip(after) {
         if let Some(s) = stream_in(ctx.txn, key)? {
-            if s.len() > 0 && s.last_id > id && s.last().is_some_and(|e| e.id > id) {
+            if !s.is_empty() && s.last_id > id && s.last().is_some_and(|e| e.id > id) {
                 found += 1;
             }
         }
@@ -615,15 +637,18 @@ fn xread_reply_len(ctx: &mut Ctx, keys: &[&[u8]], after: &[StreamId]) -> Result<
     Ok(found)
 }
 
+/// An entry copied out of its stream: ID text and strings.
+type OwnedEntry = (Vec<u8>, Vec<Vec<u8>>);
+
 fn write_xread(ctx: &mut Ctx, keys: &[&[u8]], after: &[StreamId], count: usize) -> CmdResult {
-    let mut groups: Vec<(&[u8], Vec<(Vec<u8>, Vec<Vec<u8>>)>)> = Vec::new();
+    let mut groups: Vec<(&[u8], Vec<OwnedEntry>)> = Vec::new();
     for (key, &id) in keys.iter().zip(after) {
         let Some(s) = stream_in(ctx.txn, key)? else {
             continue;
         };
         let Some(start) = incr_id(id) else { continue };
         let limit = if count == 0 { usize::MAX } else { count };
-        let entries: Vec<(Vec<u8>, Vec<Vec<u8>>)> = s
+        let entries: Vec<OwnedEntry> = s
             .range(start, StreamId::MAX, false)
             .take(limit)
             .map(|e| (format_id(e.id), e.strings().map(<[u8]>::to_vec).collect()))

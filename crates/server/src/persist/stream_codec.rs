@@ -161,9 +161,11 @@ mod tests {
             }
         }
         s.delete(StreamId { ms: 2, seq: 2 });
-        let mut g = Group::default();
-        g.last_id = StreamId { ms: 3, seq: 3 };
-        g.entries_read = Some(3);
+        let mut g = Group {
+            last_id: StreamId { ms: 3, seq: 3 },
+            entries_read: Some(3),
+            ..Group::default()
+        };
         g.pel.insert(
             StreamId { ms: 1, seq: 1 },
             Pending {

@@ -266,23 +266,21 @@ impl Stream {
 
     /// Trims to at most `maxlen` entries (MAXLEN) or drops entries below `minid` (MINID).
     /// With `unit` set (approximate trimming), only whole units of that many entries go,
-    /// and at most `limit` entries (0: no limit). Returns how many were removed.
+    /// (the last one possibly partial, as Redis's last node), and at most `limit` entries
+    /// (0: no limit). Returns how many were removed.
     pub fn trim(&mut self, strategy: Trim, unit: Option<usize>, limit: usize) -> usize {
         let mut removed = 0;
         loop {
             let step = unit.unwrap_or(1).max(1);
-            if limit > 0 && removed + step > limit {
-                break;
-            }
             let ids: Vec<StreamId> = self.entries.keys().take(step).copied().collect();
-            if ids.len() < step && unit.is_some() {
+            if limit > 0 && removed + ids.len() > limit {
                 break;
             }
             let Some(&last_of_step) = ids.last() else {
                 break;
             };
             let fits = match strategy {
-                Trim::MaxLen(maxlen) => self.entries.len() >= maxlen + step,
+                Trim::MaxLen(maxlen) => self.entries.len() >= maxlen + ids.len(),
                 Trim::MinId(minid) => last_of_step < minid,
             };
             if !fits {
@@ -354,8 +352,12 @@ pub enum Trim {
     MinId(StreamId),
 }
 
+#[allow(clippy::borrowed_box)] // the shape BTreeMap's iterator yields
 fn entry_ref<'a>((id, packed): (&StreamId, &'a Box<[u8]>)) -> EntryRef<'a> {
-    EntryRef { id: *id, packed }
+    EntryRef {
+        id: *id,
+        packed: &packed[..],
+    }
 }
 
 #[cfg(test)]
