@@ -588,7 +588,13 @@ fn xread(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         };
         after.push(id);
     }
-    let found = xread_reply_len(ctx, &keys, &after)?;
+    // Run again for a waiter, a key that now holds another type keeps it waiting (Redis
+    // serves blocked stream readers only from streams).
+    let serving = ctx.client.serving.is_some();
+    let found = match xread_reply_len(ctx, &keys, &after) {
+        Err(e) if serving && e == WRONGTYPE => 0,
+        other => other?,
+    };
     if found == 0 {
         match block_ms {
             Some(ms) => {
