@@ -26,6 +26,7 @@ pub mod scan;
 pub mod scripting;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod transaction;
 pub mod util;
@@ -56,6 +57,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         scripting::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,
+        stream::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
         zset::COMMANDS,

@@ -51,6 +51,7 @@ pub fn effort(value: &Value) -> usize {
         Value::Hash(h) => h.len(),
         Value::Set(s) => s.len(),
         Value::ZSet(z) => z.len(),
+        Value::Stream(s) => s.len(),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::bytes::CompactBytes;
 use super::dict::Keyed;
-use crate::types::{hash::Hash, list::QuickList, set::Set, zset::ZSet};
+use crate::types::{hash::Hash, list::QuickList, set::Set, stream::Stream, zset::ZSet};
 
 /// The value under a key. 24 bytes: short strings inline, compact collections behind one
 /// thin pointer (see `types`).
@@ -18,6 +18,7 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    Stream(Box<Stream>),
 }
 
 /// Longest string Redis stores with the `embstr` encoding.
@@ -36,6 +37,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -55,6 +57,7 @@ impl Value {
             Value::Hash(h) => h.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
             Value::ZSet(z) => z.heap_bytes(),
+            Value::Stream(s) => s.heap_bytes(),
         }
     }
 }
@@ -124,6 +127,7 @@ impl KeyEntry {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

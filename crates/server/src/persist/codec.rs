@@ -47,6 +47,10 @@ fn counted<I: Iterator>(inner: I, len: usize) -> Counted<I> {
     Counted { inner, left: len }
 }
 
+/// Entries per stream node written (Redis's default `stream-node-max-entries`); any size
+/// loads.
+const STREAM_NODE_ENTRIES_MAX: usize = 100;
+
 /// Writes `value` with Redis 7.0's RDB type for its encoding.
 pub fn write_value<W: Write>(vw: ValueWriter<'_, W>, value: &Value) -> rudis_rdb::Result<()> {
     match value {
@@ -62,6 +66,7 @@ pub fn write_value<W: Write>(vw: ValueWriter<'_, W>, value: &Value) -> rudis_rdb
         Value::Set(Set::Table(t)) => vw.set(counted(t.iter().map(|m| m.0.as_slice()), t.len())),
         Value::ZSet(ZSet::Listpack(lp)) => vw.zset_listpack(lp.as_slice()),
         Value::ZSet(z @ ZSet::SkipList(_)) => write_skiplist(vw, z),
+        Value::Stream(s) => vw.stream(&super::stream_codec::to_rdb(s, STREAM_NODE_ENTRIES_MAX)),
     }
 }
 
@@ -252,7 +257,9 @@ pub fn load_value(v: rudis_rdb::Value, cfg: &Config) -> Result<Value, LoadError>
             }
             Value::Hash(h)
         }
-        R::Stream(_) => return Err(LoadError::Unsupported("stream")),
+        R::Stream(s) => Value::Stream(Box::new(
+            super::stream_codec::from_rdb(*s).map_err(|_| LoadError::Unsupported("stream"))?,
+        )),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod aof;
 pub mod codec;
 pub mod load;
 pub mod save;
+pub mod stream_codec;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 

@@ -19,6 +19,7 @@ pub mod intset;
 pub mod list;
 pub mod listpack;
 pub mod set;
+pub mod stream;
 pub mod thin;
 pub mod visit;
 pub mod zset;

@@ -63,6 +63,13 @@ pub fn value_digest(d: &mut Digest, entry: &KeyEntry) {
             rudis_resp::number::format_g17(score, &mut text);
             xor(d, &pair_digest(member, &text));
         }),
+        Value::Stream(s) => {
+            use crate::types::stream::{format_id, StreamId};
+            for e in s.range(StreamId::default(), StreamId::MAX, false) {
+                mix(d, &format_id(e.id));
+                e.strings().for_each(|x| mix(d, x));
+            }
+        }
     }
     if entry.has_expire() {
         xor(d, b"!!expire!!");
@@ -77,6 +84,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 

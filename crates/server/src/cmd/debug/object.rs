@@ -119,6 +119,18 @@ pub fn serialized_len(v: &Value) -> usize {
             visit::zset_pairs(z, |m, _| n += rdb_string_len(m) + 8);
             rdb_len_len(z.len()) + n
         }
+        // Fields and values plus about 8 bytes of IDs and flags per entry.
+        Value::Stream(s) => {
+            let mut n = 0;
+            for e in s.range(
+                Default::default(),
+                crate::types::stream::StreamId::MAX,
+                false,
+            ) {
+                n += 8 + e.strings().map(rdb_string_len).sum::<usize>();
+            }
+            rdb_len_len(s.len()) + n
+        }
     }
 }
 
@@ -217,6 +229,15 @@ fn elements(v: &Value) -> Vec<Vec<u8>> {
         Value::ZSet(z) => visit::zset_pairs(z, |m, s| {
             out.extend([m.to_vec(), s.to_string().into_bytes()])
         }),
+        Value::Stream(s) => {
+            for e in s.range(
+                Default::default(),
+                crate::types::stream::StreamId::MAX,
+                false,
+            ) {
+                out.extend(e.strings().map(<[u8]>::to_vec));
+            }
+        }
     }
     out
 }

@@ -57,6 +57,83 @@ fn write_value(key: &[u8], value: &Value, out: &mut Vec<u8>) {
             });
             batched_pairs(b"ZADD", key, pairs, out);
         }
+        Value::Stream(s) => write_stream(key, s, out),
+    }
+}
+
+/// A stream as Redis's rewrite writes it: XADD per entry (or an XADD trimmed to nothing for
+/// an empty stream), XSETID with the metadata, then per group XGROUP CREATE, XCLAIM per
+/// pending entry and XGROUP CREATECONSUMER for consumers with nothing pending.
+fn write_stream(key: &[u8], s: &crate::types::stream::Stream, out: &mut Vec<u8>) {
+    use crate::types::stream::{format_id, StreamId};
+    let last = format_id(s.last_id);
+    if s.is_empty() {
+        encode_command(&[b"XADD", key, b"MAXLEN", b"0", &last, b"x", b"y"], out);
+    }
+    for e in s.range(StreamId::default(), StreamId::MAX, false) {
+        let id = format_id(e.id);
+        let mut args: Vec<&[u8]> = vec![b"XADD", key, &id];
+        args.extend(e.strings());
+        encode_command(&args, out);
+    }
+    let added = s.entries_added.to_string();
+    let max_deleted = format_id(s.max_deleted_id);
+    encode_command(
+        &[
+            b"XSETID",
+            key,
+            &last,
+            b"ENTRIESADDED",
+            added.as_bytes(),
+            b"MAXDELETEDID",
+            &max_deleted,
+        ],
+        out,
+    );
+    for (name, g) in &s.groups {
+        let group_last = format_id(g.last_id);
+        let read = g.entries_read.map_or(-1, |n| n as i64).to_string();
+        encode_command(
+            &[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                name,
+                &group_last,
+                b"ENTRIESREAD",
+                read.as_bytes(),
+            ],
+            out,
+        );
+        for (id, p) in &g.pel {
+            let (id, time, count) = (
+                format_id(*id),
+                p.delivery_time_ms.to_string(),
+                p.delivery_count.to_string(),
+            );
+            encode_command(
+                &[
+                    b"XCLAIM",
+                    key,
+                    name,
+                    &p.consumer,
+                    b"0",
+                    &id,
+                    b"TIME",
+                    time.as_bytes(),
+                    b"RETRYCOUNT",
+                    count.as_bytes(),
+                    b"JUSTID",
+                    b"FORCE",
+                ],
+                out,
+            );
+        }
+        for (consumer, c) in &g.consumers {
+            if c.pending.is_empty() {
+                encode_command(&[b"XGROUP", b"CREATECONSUMER", key, name, consumer], out);
+            }
+        }
     }
 }
 
