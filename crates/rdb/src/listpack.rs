@@ -290,7 +290,10 @@ impl Builder {
     }
 }
 
-fn encode_int(v: i64, out: &mut Vec<u8>) {
+/// Appends the encoding of an integer element (without its back-length), in the smallest
+/// form that holds it.
+#[inline]
+pub fn encode_int(v: i64, out: &mut Vec<u8>) {
     if (0..=127).contains(&v) {
         out.push(v as u8);
     } else if (-4096..=4095).contains(&v) {
@@ -311,7 +314,9 @@ fn encode_int(v: i64, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_str(s: &[u8], out: &mut Vec<u8>) {
+/// Appends the encoding of a string element (without its back-length).
+#[inline]
+pub fn encode_str(s: &[u8], out: &mut Vec<u8>) {
     let len = s.len();
     if len < 64 {
         out.push(0x80 | len as u8);

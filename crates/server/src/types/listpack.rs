@@ -12,6 +12,7 @@
 //! (RDB, RESTORE) completely before anything else reads them.
 
 use super::thin::{SizeHeader, ThinBytes};
+use rudis_rdb::listpack::{encode_int, encode_str};
 
 pub const HEADER_LEN: usize = 6;
 pub const EOF: u8 = 0xFF;
@@ -96,40 +97,6 @@ fn encode(value: &[u8], out: &mut Vec<u8>) {
         Some(v) => encode_int(v, out),
         None => encode_str(value, out),
     }
-}
-
-fn encode_int(v: i64, out: &mut Vec<u8>) {
-    if (0..=127).contains(&v) {
-        out.push(v as u8);
-    } else if (-4096..=4095).contains(&v) {
-        let u = (v as u64) & 0x1FFF;
-        out.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
-    } else if (-32768..=32767).contains(&v) {
-        out.push(0xF1);
-        out.extend_from_slice(&(v as i16).to_le_bytes());
-    } else if (-8_388_608..=8_388_607).contains(&v) {
-        out.push(0xF2);
-        out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-    } else if (i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&v) {
-        out.push(0xF3);
-        out.extend_from_slice(&(v as i32).to_le_bytes());
-    } else {
-        out.push(0xF4);
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-fn encode_str(s: &[u8], out: &mut Vec<u8>) {
-    let len = s.len();
-    if len < 64 {
-        out.push(0x80 | len as u8);
-    } else if len < 4096 {
-        out.extend_from_slice(&[0xE0 | (len >> 8) as u8, len as u8]);
-    } else {
-        out.push(0xF0);
-        out.extend_from_slice(&(len as u32).to_le_bytes());
-    }
-    out.extend_from_slice(s);
 }
 
 /// Appends the backlen of an entry whose encoding+payload is `l` bytes.
