@@ -138,9 +138,10 @@ pub fn entries(bytes: &[u8]) -> impl Iterator<Item = LpEntry<'_>> {
 }
 
 /// Size of the encoding byte(s) plus payload of the entry at `p`, or None if the encoding is
-/// invalid or its length bytes are past the end of `b`.
-fn encoded_size(b: &[u8], p: usize) -> Option<usize> {
-    let c = b[p];
+/// invalid or it lies past the end of `b`.
+#[inline]
+pub fn encoded_size(b: &[u8], p: usize) -> Option<usize> {
+    let c = *b.get(p)?;
     let size = match c {
         0x00..=0x7F => 1,
         0x80..=0xBF => 1 + usize::from(c & 0x3F),
@@ -159,7 +160,9 @@ fn encoded_size(b: &[u8], p: usize) -> Option<usize> {
     Some(size)
 }
 
-fn backlen_size(size: usize) -> usize {
+/// Bytes of the back-length that follows an entry of `size` bytes.
+#[inline]
+pub fn backlen_size(size: usize) -> usize {
     match size {
         // Redis's boundaries (`lpEncodeBacklen`), one below each power of 128.
         0..=127 => 1,

@@ -12,7 +12,7 @@
 //! (RDB, RESTORE) completely before anything else reads them.
 
 use super::thin::{SizeHeader, ThinBytes};
-use rudis_rdb::listpack::{encode_int, encode_str};
+use rudis_rdb::listpack::{backlen_size, encode_int, encode_str, encoded_size};
 
 pub const HEADER_LEN: usize = 6;
 pub const EOF: u8 = 0xFF;
@@ -126,35 +126,6 @@ pub fn encode_entry(value: &[u8]) -> Vec<u8> {
 }
 
 // ---- Decoding -------------------------------------------------------------------------------
-
-/// Size of the encoding byte(s) plus payload of the entry at `p`, or None if malformed or
-/// past the end of `b`.
-fn encoded_size(b: &[u8], p: usize) -> Option<usize> {
-    let c = *b.get(p)?;
-    let size = match c {
-        0x00..=0x7F => 1,
-        0x80..=0xBF => 1 + (c & 0x3F) as usize,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 2 + (((c & 0x0F) as usize) << 8 | *b.get(p + 1)? as usize),
-        0xF0 => 5 + u32::from_le_bytes(b.get(p + 1..p + 5)?.try_into().ok()?) as usize,
-        0xF1 => 3,
-        0xF2 => 4,
-        0xF3 => 5,
-        0xF4 => 9,
-        _ => return None,
-    };
-    Some(size)
-}
-
-fn backlen_size(l: usize) -> usize {
-    match l {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    }
-}
 
 /// Decodes the value at `p` (which must be a valid entry).
 fn decode(b: &[u8], p: usize) -> Entry<'_> {
