@@ -13,22 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{RawConn, ServerProcess};
+use common::{cmd, text, RawConn, ServerProcess};
 use rudis_resp::Value;
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Bulk(b) | Value::Simple(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::Int(i) => i.to_string(),
-        Value::Error(e) => format!("-{}", String::from_utf8_lossy(e)),
-        Value::Nil => "(nil)".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn cmd(c: &mut RawConn, args: &[&str]) -> String {
-    text(&c.command(args).expect("reply"))
-}
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -8,22 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RawConn, ServerProcess};
+use common::{cmd, text, RawConn, ServerProcess};
 use rudis_resp::Value;
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Bulk(b) | Value::Simple(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::Int(i) => i.to_string(),
-        Value::Error(e) => format!("-{}", String::from_utf8_lossy(e)),
-        Value::Nil => "nil".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn cmd(c: &mut RawConn, args: &[&str]) -> String {
-    text(&c.command(args).expect("reply"))
-}
 
 fn must(c: &mut RawConn, args: &[&str]) {
     let r = cmd(c, args);

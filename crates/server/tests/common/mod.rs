@@ -315,3 +315,20 @@ impl RawConn {
         }
     }
 }
+
+/// A reply as text, for comparisons and failure messages: strings as they are, integers in
+/// decimal, errors with their `-`, nil as `(nil)`, anything else in its debug form.
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Bulk(b) | Value::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Error(e) => format!("-{}", String::from_utf8_lossy(e)),
+        Value::Nil => "(nil)".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Sends a command and returns its reply as [`text`].
+pub fn cmd(c: &mut RawConn, args: &[&str]) -> String {
+    text(&c.command(args).expect("reply"))
+}
