@@ -172,8 +172,9 @@ fn config_set(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     crate::evict::sync_settings(srv);
     if chosen.iter().any(|(d, _)| d.name == "maxmemory") {
         let limit_bytes = srv.cfg().maxmemory;
-        if limit_bytes > 0 && crate::evict::used_memory_bytes() > limit_bytes as u64 {
-            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({limit_bytes}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.", crate::evict::used_memory_bytes());
+        let used_bytes = crate::evict::used_memory_bytes();
+        if limit_bytes > 0 && used_bytes > limit_bytes as u64 {
+            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({limit_bytes}) is smaller than the current memory usage ({used_bytes}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
         }
         crate::evict::make_room(srv, ctx.txn);
     }
