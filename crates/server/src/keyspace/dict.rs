@@ -14,6 +14,8 @@
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
+use thin_vec::ThinVec;
+
 /// The process-wide hasher, seeded at random so clients cannot aim keys at one bucket.
 static HASHER: LazyLock<foldhash::quality::RandomState> =
     LazyLock::new(foldhash::quality::RandomState::default);
@@ -42,17 +44,20 @@ struct Node<E> {
 /// The smallest non-empty bucket array.
 const MIN_BUCKETS: usize = 4;
 
+/// The bucket array. A `ThinVec` keeps its length in the allocation, so a `Dict` is two words:
+/// the keyspace keeps one per slot shard, and a smaller shard packs more of them per cache line.
+type Buckets<E> = ThinVec<Option<Box<Node<E>>>>;
+
 /// A hash table of entries that carry their own keys.
 pub struct Dict<E> {
-    buckets: Box<[Option<Box<Node<E>>>]>,
+    buckets: Buckets<E>,
     len: usize,
 }
 
 impl<E: Keyed + Clone> Clone for Dict<E> {
     /// Copies bucket by bucket, keeping chain order, without recursion (chains may be long).
     fn clone(&self) -> Self {
-        let mut buckets: Box<[Option<Box<Node<E>>>]> =
-            (0..self.buckets.len()).map(|_| None).collect();
+        let mut buckets: Buckets<E> = (0..self.buckets.len()).map(|_| None).collect();
         for (i, bucket) in self.buckets.iter().enumerate() {
             let mut entries = Vec::new();
             let mut node = bucket.as_deref();
@@ -86,7 +91,7 @@ impl<E> std::fmt::Debug for Dict<E> {
 impl<E> Default for Dict<E> {
     fn default() -> Self {
         Dict {
-            buckets: Box::new([]),
+            buckets: ThinVec::new(),
             len: 0,
         }
     }
@@ -266,7 +271,7 @@ impl<E: Keyed> Dict<E> {
     pub fn drain(&mut self) -> Vec<E> {
         let old = std::mem::take(self);
         let mut out = Vec::with_capacity(old.len);
-        for mut bucket in old.buckets.into_vec() {
+        for mut bucket in old.buckets {
             while let Some(mut node) = bucket {
                 bucket = node.next.take();
                 out.push(node.entry);
@@ -372,7 +377,7 @@ impl<E: Keyed> Dict<E> {
         let n = self.buckets.len();
         if self.len == 0 {
             if n > 0 {
-                self.buckets = Box::new([]);
+                self.buckets = ThinVec::new();
             }
         } else if n > MIN_BUCKETS && self.len * 10 < n {
             self.shrink_to_fit();
@@ -386,7 +391,7 @@ impl<E: Keyed> Dict<E> {
             return;
         }
         let mask = buckets - 1;
-        for mut bucket in old.into_vec() {
+        for mut bucket in old {
             while let Some(mut node) = bucket {
                 bucket = node.next.take();
                 let i = (hash_key(node.entry.key()) as usize) & mask;
