@@ -255,7 +255,7 @@ fn sample(
     for slot in 0..SLOTS as u16 {
         let shard = txn.shard_at(db, slot);
         if volatile {
-            for e in shard.expires.iter() {
+            for e in shard.expires().iter() {
                 if let Some(k) = shard.keys.get(e.key()) {
                     f(k, Some(e.at_ms));
                 }
@@ -264,7 +264,7 @@ fn sample(
             for k in shard.keys.iter() {
                 let at = k
                     .has_expire()
-                    .then(|| shard.expires.get(k.key()).map(|e| e.at_ms))
+                    .then(|| shard.expires().get(k.key()).map(|e| e.at_ms))
                     .flatten();
                 f(k, at);
             }
@@ -285,7 +285,7 @@ fn visit_random(
     let shard = txn.shard_at(db, slot);
     let mut hit = false;
     if volatile {
-        if let Some(e) = shard.expires.random(rng) {
+        if let Some(e) = shard.expires().random(rng) {
             if let Some(k) = shard.keys.get(e.key()) {
                 f(k, Some(e.at_ms));
                 hit = true;
@@ -294,7 +294,7 @@ fn visit_random(
     } else if let Some(k) = shard.keys.random(rng) {
         let at = k
             .has_expire()
-            .then(|| shard.expires.get(k.key()).map(|e| e.at_ms))
+            .then(|| shard.expires().get(k.key()).map(|e| e.at_ms))
             .flatten();
         f(k, at);
         hit = true;

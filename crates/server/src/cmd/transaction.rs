@@ -181,7 +181,7 @@ pub fn unwatch_all(srv: &Server, client: &mut Client) {
     txn.lock_keys(watched.iter().map(|w| (w.db, w.key.as_slice())));
     for w in &watched {
         let shard = txn.shard(w.db, &w.key);
-        if let Some(extras) = shard.extras.as_mut() {
+        if let Some(extras) = shard.extras_if_any() {
             if let Some(list) = extras.watchers.get_mut(&w.key) {
                 list.retain(|r| r.client_id != id);
                 if list.is_empty() {
@@ -211,5 +211,5 @@ fn is_logically_expired(txn: &mut Txn<'_>, db: usize, key: &[u8]) -> bool {
     let now = txn.now_ms;
     let shard = txn.shard(db, key);
     shard.keys.get(key).is_some_and(|e| e.has_expire())
-        && shard.expires.get(key).is_some_and(|e| e.at_ms <= now)
+        && shard.expires().get(key).is_some_and(|e| e.at_ms <= now)
 }

@@ -41,7 +41,7 @@ pub fn serve_ready(srv: &Server, mut ready: Vec<(usize, Vec<u8>)>) {
 }
 
 fn next_waiter(txn: &mut Txn<'_>, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
-    txn.shard(db, key).extras.as_mut()?.waiters.front(key)
+    txn.shard(db, key).extras_if_any()?.waiters.front(key)
 }
 
 /// Runs a waiter's command again for the `ready` key. True if it was served (its client now
@@ -92,7 +92,7 @@ fn flatten(args: &[Vec<u8>]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
 fn release(txn: &mut Txn<'_>, w: &Arc<Waiter>) {
     for key in &w.keys {
         let shard = txn.shard(w.db, key);
-        if let Some(extras) = shard.extras.as_mut() {
+        if let Some(extras) = shard.extras_if_any() {
             extras.waiters.remove(key, w);
         }
         shard.prune_extras();

@@ -362,6 +362,14 @@ enum Access {
 }
 
 /// True if the command may change the keyspace.
+/// A command that only looks keys up: no writes, no blocking (which registers interest in
+/// keys), not a script (which may reach keys it did not declare).
+fn plain_read(entry: &CmdEntry) -> bool {
+    let spec = entry.spec;
+    spec.has(flag::READONLY)
+        && !spec.has(flag::WRITE | flag::MAY_REPLICATE | flag::BLOCKING | flag::NOSCRIPT)
+}
+
 fn writes_of(entry: &CmdEntry) -> bool {
     entry.spec.has(flag::WRITE) || entry.spec.has(flag::MAY_REPLICATE)
 }
@@ -392,12 +400,16 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
             // are locked, whatever the handler then changes in place.
             txn.writes = writes;
             let db = client.db;
-            txn.lock_keys(
-                key_positions(entry.spec, argv)
-                    .iter()
-                    .map(|&i| (db, argv.get(i))),
-            );
-            txn
+            if plain_read(entry) && txn.assume_empty_if_so(db) {
+                txn
+            } else {
+                txn.lock_keys(
+                    key_positions(entry.spec, argv)
+                        .iter()
+                        .map(|&i| (db, argv.get(i))),
+                );
+                txn
+            }
         }
     };
     txn.replica = srv.keeps_expired_keys();

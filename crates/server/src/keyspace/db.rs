@@ -21,16 +21,38 @@ use super::dict::Dict;
 use super::slot::SLOTS;
 use super::value::{ExpireEntry, KeyEntry};
 
-/// One hash slot of one database.
+/// One hash slot of one database. Every command locks the shard of each of its keys, so the
+/// shard array is the keyspace's hottest memory: a shard is kept to three words (32 bytes with
+/// its lock, two per cache line, 512 KB per database) and what many shards never need, expiry
+/// times and watch/block registrations, lives behind one pointer.
 #[derive(Default)]
 pub struct Shard {
     pub keys: Dict<KeyEntry>,
-    pub expires: Dict<ExpireEntry>,
-    /// Clients watching or blocked on keys of this shard; `None` in the common case.
-    pub extras: Option<Box<ShardExtras>>,
-    /// The last snapshot epoch that has this shard (see `keyspace::snapshot`).
-    pub snapshot_epoch: u64,
+    cold: Option<Box<ShardCold>>,
 }
+
+/// The parts of a shard allocated on first use.
+#[derive(Default)]
+struct ShardCold {
+    expires: Dict<ExpireEntry>,
+    /// Clients watching or blocked on keys of this shard; `None` in the common case.
+    extras: Option<Box<ShardExtras>>,
+}
+
+/// A shard with its lock, aligned so that it never straddles two cache lines.
+#[repr(align(32))]
+pub struct ShardCell(Mutex<Shard>);
+
+impl std::ops::Deref for ShardCell {
+    type Target = Mutex<Shard>;
+
+    fn deref(&self) -> &Mutex<Shard> {
+        &self.0
+    }
+}
+
+/// What `Shard::expires` returns for a shard without expiry times.
+static NO_EXPIRES: std::sync::LazyLock<Dict<ExpireEntry>> = std::sync::LazyLock::new(Dict::new);
 
 /// Per-key registrations that writes to the key must honour.
 #[derive(Default)]
@@ -63,9 +85,45 @@ impl WatchRef {
 }
 
 impl Shard {
+    /// Expiry times of this shard's volatile keys.
+    pub fn expires(&self) -> &Dict<ExpireEntry> {
+        match &self.cold {
+            Some(cold) => &cold.expires,
+            None => &NO_EXPIRES,
+        }
+    }
+
+    pub fn expires_mut(&mut self) -> &mut Dict<ExpireEntry> {
+        &mut self.cold.get_or_insert_with(Default::default).expires
+    }
+
+    /// Removes and returns the expiry table (FLUSHDB, SWAPDB).
+    pub fn take_expires(&mut self) -> Dict<ExpireEntry> {
+        match &mut self.cold {
+            Some(cold) => std::mem::take(&mut cold.expires),
+            None => Dict::new(),
+        }
+    }
+
+    pub fn set_expires(&mut self, expires: Dict<ExpireEntry>) {
+        if !expires.is_empty() || self.cold.is_some() {
+            *self.expires_mut() = expires;
+        }
+    }
+
+    /// Watch and block registrations, if any.
+    pub fn extras(&self) -> Option<&ShardExtras> {
+        self.cold.as_ref()?.extras.as_deref()
+    }
+
+    /// Watch and block registrations, if any, to change.
+    pub fn extras_if_any(&mut self) -> Option<&mut ShardExtras> {
+        self.cold.as_mut()?.extras.as_deref_mut()
+    }
+
     /// Marks every client watching `key` as dirty (see [`WatchRef::touch`]).
     pub fn touch_watchers(&mut self, key: &[u8]) {
-        if let Some(extras) = &self.extras {
+        if let Some(extras) = self.extras() {
             if let Some(list) = extras.watchers.get(key) {
                 let exists_now = self.keys.contains(key);
                 for w in list {
@@ -77,7 +135,7 @@ impl Shard {
 
     /// Marks every client watching any key of this shard as dirty (FLUSHDB, SWAPDB).
     pub fn touch_all_watchers(&mut self) {
-        if let Some(extras) = &self.extras {
+        if let Some(extras) = self.extras() {
             for list in extras.watchers.values() {
                 for w in list {
                     w.dirty.store(true, Ordering::Release);
@@ -88,30 +146,43 @@ impl Shard {
 
     /// True if a client is blocked waiting for `key`.
     pub fn has_waiters(&self, key: &[u8]) -> bool {
-        self.extras.as_ref().is_some_and(|e| e.waiters.has(key))
+        self.extras().is_some_and(|e| e.waiters.has(key))
     }
 
     pub fn extras_mut(&mut self) -> &mut ShardExtras {
-        self.extras.get_or_insert_with(Default::default)
+        self.cold
+            .get_or_insert_with(Default::default)
+            .extras
+            .get_or_insert_with(Default::default)
     }
 
-    /// Drops the extras box once nothing is registered.
+    /// Drops the extras once nothing is registered, and the cold part once it is empty.
     pub fn prune_extras(&mut self) {
-        if self
+        let Some(cold) = &mut self.cold else { return };
+        if cold
             .extras
             .as_ref()
             .is_some_and(|e| e.watchers.is_empty() && e.waiters.is_empty())
         {
-            self.extras = None;
+            cold.extras = None;
+        }
+        if cold.extras.is_none() && cold.expires.is_empty() {
+            self.cold = None;
         }
     }
 }
 
 /// One logical database (`SELECT n`).
 pub struct Db {
-    shards: OnceLock<Box<[Mutex<Shard>]>>,
+    shards: OnceLock<Box<[ShardCell]>>,
     /// Number of keys, maintained by [`super::txn::Txn`].
     pub keys: AtomicI64,
+    /// Never below the number of keys any client can see: a transaction adds to it when it
+    /// inserts a key and subtracts its removals only when it ends, so while a write is half
+    /// done (a RENAME between its delete and its insert) it cannot dip to zero. Zero means the
+    /// database is empty, and a read-only command can answer without locking anything
+    /// (see [`Db::is_empty_for_reads`]).
+    pub keys_upper_bound: AtomicI64,
     /// Number of keys with an expiry time.
     pub volatile: AtomicI64,
     /// Running estimate of the average TTL of volatile keys (INFO keyspace `avg_ttl`).
@@ -123,6 +194,7 @@ impl Db {
         Db {
             shards: OnceLock::new(),
             keys: AtomicI64::new(0),
+            keys_upper_bound: AtomicI64::new(0),
             volatile: AtomicI64::new(0),
             avg_ttl_ms: AtomicI64::new(0),
         }
@@ -130,15 +202,16 @@ impl Db {
 
     /// The shard of `slot`, allocating the database's shard array on first use.
     pub fn shard(&self, slot: u16) -> &Mutex<Shard> {
-        &self
-            .shards
-            .get_or_init(|| (0..SLOTS).map(|_| Mutex::new(Shard::default())).collect())
-            [slot as usize]
+        &self.shards.get_or_init(|| {
+            (0..SLOTS)
+                .map(|_| ShardCell(Mutex::new(Shard::default())))
+                .collect()
+        })[slot as usize]
     }
 
     /// The shard of `slot` if the database has ever been written to.
     pub fn shard_if_allocated(&self, slot: u16) -> Option<&Mutex<Shard>> {
-        self.shards.get().map(|s| &s[slot as usize])
+        self.shards.get().map(|s| &*s[slot as usize])
     }
 
     pub fn is_allocated(&self) -> bool {
@@ -147,6 +220,18 @@ impl Db {
 
     pub fn key_count(&self) -> u64 {
         self.keys.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Counts a key a transaction inserted (under its shard's lock).
+    pub fn count_inserted(&self) {
+        self.keys.fetch_add(1, Ordering::Relaxed);
+        self.keys_upper_bound.fetch_add(1, Ordering::Release);
+    }
+
+    /// True if the database holds no key at this instant: what Redis's lookup in an empty
+    /// dict answers without touching memory, here without touching a shard.
+    pub fn is_empty_for_reads(&self) -> bool {
+        self.keys_upper_bound.load(Ordering::Acquire) <= 0
     }
 
     pub fn volatile_count(&self) -> u64 {
@@ -170,10 +255,10 @@ impl Keyspace {
         let ks = Keyspace {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             gate: RwLock::new(()),
-            snapshots: Default::default(),
+            snapshots: super::snapshot::Snapshots::new(databases),
             access: Default::default(),
         };
-        // Database 0 is the one nearly every deployment uses: its shard array (a fixed ~1 MB,
+        // Database 0 is the one nearly every deployment uses: its shard array (a fixed 512 KB,
         // the price of per-slot locking) is part of the server's start-up footprint rather
         // than a surprise on the first write.
         ks.db(0).shard(0);
@@ -223,21 +308,46 @@ impl Keyspace {
                 return false;
             }
             if old.has_expire() {
-                shard.expires.remove(key);
+                shard.expires_mut().remove(key);
                 d.volatile.fetch_sub(1, Ordering::Relaxed);
             }
             d.keys.fetch_sub(1, Ordering::Relaxed);
+            d.keys_upper_bound.fetch_sub(1, Ordering::Release);
         }
         let entry = shard.keys.insert_new(KeyEntry::new(key, value, access));
         if let Some(at_ms) = expire_at_ms {
             entry.flags |= super::value::FLAG_EXPIRES;
-            shard.expires.insert_new(ExpireEntry {
+            shard.expires_mut().insert_new(ExpireEntry {
                 key: super::bytes::CompactBytes::new(key),
                 at_ms,
             });
             d.volatile.fetch_add(1, Ordering::Relaxed);
         }
         d.keys.fetch_add(1, Ordering::Relaxed);
+        d.keys_upper_bound.fetch_add(1, Ordering::Release);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_with_its_lock_fills_half_a_cache_line() {
+        assert_eq!(std::mem::size_of::<ShardCell>(), 32);
+        assert_eq!(std::mem::align_of::<ShardCell>(), 32);
+    }
+
+    #[test]
+    fn expiry_table_and_extras_come_and_go_with_use() {
+        let mut shard = Shard::default();
+        assert!(shard.expires().is_empty() && shard.extras().is_none());
+        shard.extras_mut();
+        assert!(shard.extras().is_some());
+        shard.prune_extras();
+        assert!(shard.extras().is_none() && shard.cold.is_none());
+        shard.set_expires(Dict::new());
+        assert!(shard.cold.is_none(), "an empty table allocates nothing");
     }
 }

@@ -108,12 +108,12 @@ fn expire_shard(
     loop {
         let mut txn = Txn::shared(ks, db, now_ms);
         let shard = txn.shard_at(db, slot);
-        if shard.expires.is_empty() {
+        if shard.expires().is_empty() {
             return (sampled_total, expired_total);
         }
         let mut due = Vec::new();
         let mut sampled = 0;
-        shard.expires.sample(&mut rng, SAMPLE_KEYS, |e| {
+        shard.expires().sample(&mut rng, SAMPLE_KEYS, |e| {
             sampled += 1;
             if e.at_ms <= now_ms {
                 due.push(e.key.as_slice().to_vec());

@@ -12,8 +12,8 @@
 //! - the extra memory is only the bytes encoded early, held until the serializer reaches their
 //!   database; no fork, no doubled RSS.
 //!
-//! Which shards are done is one number per shard, `Shard::snapshot_epoch`, compared with the
-//! active snapshot's epoch under the shard lock. The encoding itself (RDB) is supplied by the
+//! Which shards are done is one bit per (database, slot) in the snapshot's own bitmap, tested
+//! and set under the shard lock, so the shards themselves carry nothing for it. The encoding itself (RDB) is supplied by the
 //! caller, so the keyspace does not know the file format.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +23,9 @@ use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 
 use super::db::Shard;
+use super::slot::SLOTS;
+
+const WORDS_PER_DB: usize = SLOTS / 64;
 
 /// Encodes one shard's keys (database, slot, shard) into the snapshot's format.
 pub type ShardEncoder = Box<dyn Fn(usize, u16, &Shard) -> Vec<u8> + Send + Sync>;
@@ -31,6 +34,8 @@ pub type ShardEncoder = Box<dyn Fn(usize, u16, &Shard) -> Vec<u8> + Send + Sync>
 pub struct ActiveSnapshot {
     pub epoch: u64,
     encode: ShardEncoder,
+    /// One bit per (database, slot): set once the shard is encoded.
+    done: Box<[AtomicU64]>,
     /// Shards encoded by writers ahead of the serializer: (database, slot, bytes).
     early: Mutex<Vec<(usize, u16, Vec<u8>)>>,
     /// Bytes held in `early`, for INFO and tests.
@@ -47,10 +52,13 @@ impl ActiveSnapshot {
     /// Encodes `shard` if this snapshot has not got it yet; marks it done. Call with the
     /// shard locked. Returns the encoding if this call produced it.
     fn take_shard(&self, db: usize, slot: u16, shard: &mut Shard) -> Option<Vec<u8>> {
-        if shard.snapshot_epoch >= self.epoch {
+        let i = usize::from(slot);
+        let word = self.done.get(db * WORDS_PER_DB + i / 64)?;
+        let bit = 1u64 << (i % 64);
+        // The shard lock orders this against every other taker of the same shard.
+        if word.fetch_or(bit, Ordering::Relaxed) & bit != 0 {
             return None;
         }
-        shard.snapshot_epoch = self.epoch;
         self.keys_done
             .fetch_add(shard.keys.len() as u64, Ordering::Relaxed);
         Some((self.encode)(db, slot, shard))
@@ -74,8 +82,8 @@ impl ActiveSnapshot {
 }
 
 /// The keyspace's snapshot registry: at most one snapshot is active at a time.
-#[derive(Default)]
 pub struct Snapshots {
+    databases: usize,
     active: ArcSwapOption<ActiveSnapshot>,
     last_epoch: AtomicU64,
     /// `last_epoch` at the last CONFIG RESETSTAT.
@@ -83,6 +91,15 @@ pub struct Snapshots {
 }
 
 impl Snapshots {
+    pub fn new(databases: usize) -> Self {
+        Snapshots {
+            databases,
+            active: ArcSwapOption::empty(),
+            last_epoch: AtomicU64::new(0),
+            counted_from: AtomicU64::new(0),
+        }
+    }
+
     /// Starts a snapshot. Call at the barrier, holding the keyspace exclusively. Returns
     /// `None` if one is already running.
     pub fn begin(&self, encode: ShardEncoder) -> Option<Arc<ActiveSnapshot>> {
@@ -93,6 +110,9 @@ impl Snapshots {
         let snap = Arc::new(ActiveSnapshot {
             epoch,
             encode,
+            done: (0..self.databases * WORDS_PER_DB)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             early: Mutex::new(Vec::new()),
             early_bytes: AtomicU64::new(0),
             early_total_bytes: AtomicU64::new(0),

@@ -194,6 +194,24 @@ pub struct Txn<'a> {
     /// master's stream excludes the replicas: they get the master's own bytes).
     pub exclude_targets: u8,
     pub effects: Effects,
+    /// Keys removed per database, taken off `Db::keys_upper_bound` when the transaction ends.
+    removed: SmallVec<[(usize, i64); 1]>,
+    /// A database this read-only transaction found empty instead of locking its keys' shards:
+    /// its lookups in shards it does not hold miss at once.
+    empty_db: Option<usize>,
+}
+
+impl Drop for Txn<'_> {
+    /// Runs before the shard guards are released, so the bound never dips below what others
+    /// can see.
+    fn drop(&mut self) {
+        for &(db, n) in &self.removed {
+            self.ks
+                .db(db)
+                .keys_upper_bound
+                .fetch_sub(n, Ordering::Release);
+        }
+    }
 }
 
 impl<'a> Txn<'a> {
@@ -232,6 +250,8 @@ impl<'a> Txn<'a> {
             writes: false,
             exclude_targets: 0,
             effects: Effects::default(),
+            removed: SmallVec::new(),
+            empty_db: None,
         }
     }
 
@@ -256,6 +276,25 @@ impl<'a> Txn<'a> {
         wanted.dedup();
         for (db, slot) in wanted {
             self.lock_slot(db as usize, slot);
+        }
+    }
+
+    /// For a command that only reads keys of database `db`: if that database is empty right
+    /// now, locks nothing and lets every lookup there miss (returns true); otherwise the caller
+    /// locks the keys as usual. One read of the database's key bound is the instant the
+    /// command observes, so even a multi-key read sees one consistent (empty) state.
+    pub fn assume_empty_if_so(&mut self, db: usize) -> bool {
+        if !self.writes && !self.exclusive && self.ks.db(db).is_empty_for_reads() {
+            self.empty_db = Some(db);
+            return true;
+        }
+        false
+    }
+
+    fn note_removal(&mut self, db: usize) {
+        match self.removed.iter_mut().find(|(d, _)| *d == db) {
+            Some((_, n)) => *n += 1,
+            None => self.removed.push((db, 1)),
         }
     }
 
@@ -364,6 +403,11 @@ impl<'a> Txn<'a> {
 
     /// Looks up `key` in database `db`, expiring it lazily.
     pub fn lookup(&mut self, db: usize, key: &[u8], mode: Lookup) -> Option<&mut KeyEntry> {
+        if self.empty_db == Some(db)
+            && (self.held.is_empty() || self.position(db as u32, self.memo.slot_of(key)).is_err())
+        {
+            return self.missed(mode, db, key);
+        }
         let hash = hash_key(key);
         let i = self.lock_slot(db, self.memo.slot_of(key));
         let now_ms = self.now_ms;
@@ -374,7 +418,7 @@ impl<'a> Txn<'a> {
                 Some(e)
                     if e.has_expire()
                         && shard
-                            .expires
+                            .expires()
                             .get_hashed(key, hash)
                             .is_some_and(|x| x.at_ms <= now_ms) =>
                 {
@@ -438,7 +482,7 @@ impl<'a> Txn<'a> {
         if !shard.keys.get(key)?.has_expire() {
             return None;
         }
-        shard.expires.get(key).map(|e| e.at_ms)
+        shard.expires().get(key).map(|e| e.at_ms)
     }
 
     // ---- Changes ------------------------------------------------------------------------
@@ -463,7 +507,7 @@ impl<'a> Txn<'a> {
                 entry.flags &= !(FLAG_RAW | FLAG_NOT_INT);
                 if !keep_ttl && entry.has_expire() {
                     entry.flags &= !FLAG_EXPIRES;
-                    shard.expires.remove_hashed(key, hash);
+                    shard.expires_mut().remove_hashed(key, hash);
                     ks.db(db).volatile.fetch_sub(1, Ordering::Relaxed);
                 }
                 false
@@ -472,7 +516,7 @@ impl<'a> Txn<'a> {
                 shard
                     .keys
                     .insert_new_hashed(KeyEntry::new(key, value, lru), hash);
-                ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
+                ks.db(db).count_inserted();
                 self.notify_in(db, event::NEW, "new", key);
                 true
             }
@@ -491,7 +535,7 @@ impl<'a> Txn<'a> {
         // Every key created fires `new`, before the command's own event, as in Redis.
         self.notify_in(db, event::NEW, "new", key);
         let shard = self.shard_for_write(db, key);
-        ks.db(db).keys.fetch_add(1, Ordering::Relaxed);
+        ks.db(db).count_inserted();
         shard.keys.insert_new(KeyEntry::new(key, value, lru))
     }
 
@@ -507,10 +551,11 @@ impl<'a> Txn<'a> {
         let hash = hash_key(key);
         let entry = shard.keys.remove_hashed(key, hash)?;
         if entry.has_expire() {
-            shard.expires.remove_hashed(key, hash);
+            shard.expires_mut().remove_hashed(key, hash);
             ks.db(db).volatile.fetch_sub(1, Ordering::Relaxed);
         }
         ks.db(db).keys.fetch_sub(1, Ordering::Relaxed);
+        self.note_removal(db);
         Some(entry)
     }
 
@@ -526,14 +571,15 @@ impl<'a> Txn<'a> {
         let Some(entry) = shard.keys.get_mut_hashed(key, hash) else {
             return false;
         };
-        if entry.has_expire() {
-            if let Some(e) = shard.expires.get_mut_hashed(key, hash) {
+        let had_expire = entry.has_expire();
+        entry.flags |= FLAG_EXPIRES;
+        if had_expire {
+            if let Some(e) = shard.expires_mut().get_mut_hashed(key, hash) {
                 e.at_ms = at_ms;
                 return true;
             }
         }
-        entry.flags |= FLAG_EXPIRES;
-        shard.expires.insert_new_hashed(
+        shard.expires_mut().insert_new_hashed(
             ExpireEntry {
                 key: CompactBytes::new(key),
                 at_ms,
@@ -556,7 +602,7 @@ impl<'a> Txn<'a> {
             return false;
         }
         entry.flags &= !FLAG_EXPIRES;
-        shard.expires.remove_hashed(key, hash);
+        shard.expires_mut().remove_hashed(key, hash);
         ks.db(db).volatile.fetch_sub(1, Ordering::Relaxed);
         true
     }
@@ -689,5 +735,54 @@ mod tests {
         assert_eq!(t.expire_at(b"k"), Some(10_000));
         t.set(b"k", Value::str(b"x"), false);
         assert_eq!(t.expire_at(b"k"), None);
+    }
+
+    #[test]
+    fn a_database_looks_empty_only_when_no_write_can_have_shown_a_key() {
+        let ks = Keyspace::new(1);
+        assert!(ks.db(0).is_empty_for_reads());
+        let mut t = Txn::shared(&ks, 0, 0);
+        t.writes = true;
+        t.lock_keys([(0, &b"a"[..]), (0, &b"b"[..])]);
+        t.set(b"a", Value::str(b"1"), false);
+        drop(t);
+        assert!(!ks.db(0).is_empty_for_reads());
+        // A RENAME-like write: between its delete and its insert the key count is zero, the
+        // bound is not.
+        let mut t = Txn::shared(&ks, 0, 0);
+        t.writes = true;
+        t.lock_keys([(0, &b"a"[..]), (0, &b"b"[..])]);
+        let entry = t.remove(b"a").unwrap();
+        assert_eq!(ks.db(0).key_count(), 0);
+        assert!(!ks.db(0).is_empty_for_reads(), "mid-write");
+        t.add(b"b", entry.value);
+        drop(t);
+        assert!(!ks.db(0).is_empty_for_reads());
+        let mut t = Txn::shared(&ks, 0, 0);
+        t.writes = true;
+        t.lock_keys([(0, &b"b"[..])]);
+        t.remove(b"b");
+        assert!(!ks.db(0).is_empty_for_reads(), "until the removal is over");
+        drop(t);
+        assert!(ks.db(0).is_empty_for_reads());
+    }
+
+    #[test]
+    fn a_read_of_an_empty_database_misses_without_locking() {
+        let ks = Keyspace::new(1);
+        let mut t = Txn::shared(&ks, 0, 0);
+        assert!(t.assume_empty_if_so(0));
+        assert!(t.get(b"k").is_none());
+        assert_eq!(t.effects.misses, 1);
+        assert!(t.held.is_empty(), "no shard was locked");
+        drop(t);
+        let mut w = Txn::shared(&ks, 0, 0);
+        w.writes = true;
+        assert!(!w.assume_empty_if_so(0), "a write locks as usual");
+        w.lock_keys([(0, &b"k"[..])]);
+        w.set(b"k", Value::str(b"v"), false);
+        drop(w);
+        let mut t = Txn::shared(&ks, 0, 0);
+        assert!(!t.assume_empty_if_so(0));
     }
 }

@@ -148,7 +148,7 @@ pub fn write_shard<W: Write>(
     for entry in shard.keys.iter() {
         let key = entry.key.as_slice();
         let expire_at_ms = if entry.has_expire() {
-            shard.expires.get(key).map(|e| e.at_ms)
+            shard.expires().get(key).map(|e| e.at_ms)
         } else {
             None
         };

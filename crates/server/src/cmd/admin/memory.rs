@@ -259,7 +259,7 @@ fn db_overhead(srv: &Server, index: usize) -> DbOverhead {
         if let Some(shard) = db.shard_if_allocated(slot) {
             let shard = shard.lock();
             main_bytes += shard.keys.overhead_bytes() as u64;
-            expires_bytes += shard.expires.overhead_bytes() as u64;
+            expires_bytes += shard.expires().overhead_bytes() as u64;
         }
     }
     DbOverhead {

@@ -255,7 +255,7 @@ pub fn htstats(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         if let Some(shard) = ks.db(db).shard_if_allocated(slot) {
             let shard = shard.lock();
             main.add(&shard.keys);
-            expires.add(&shard.expires);
+            expires.add(shard.expires());
         }
     }
     let text = format!(

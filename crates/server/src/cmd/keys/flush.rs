@@ -104,10 +104,10 @@ pub(crate) fn empty_db_txn(txn: &mut crate::keyspace::txn::Txn<'_>, db: usize, l
     let mut removed = 0;
     for slot in 0..SLOTS as u16 {
         let shard = txn.shard_at(db, slot);
-        touch_watchers(&shard.extras, (&shard.keys, &shard.expires), None, now_ms);
+        touch_watchers(shard.extras(), (&shard.keys, shard.expires()), None, now_ms);
         if !shard.keys.is_empty() {
             removed += shard.keys.len() as u64;
-            let tables = (take(&mut shard.keys), take(&mut shard.expires));
+            let tables = (take(&mut shard.keys), shard.take_expires());
             if lazy {
                 garbage.push(tables);
             }
@@ -115,6 +115,7 @@ pub(crate) fn empty_db_txn(txn: &mut crate::keyspace::txn::Txn<'_>, db: usize, l
         txn.release_shards();
     }
     dbref.keys.store(0, Ordering::Relaxed);
+    dbref.keys_upper_bound.store(0, Ordering::Release);
     dbref.volatile.store(0, Ordering::Relaxed);
     dbref.avg_ttl_ms.store(0, Ordering::Relaxed);
     if !garbage.is_empty() {
@@ -145,7 +146,7 @@ fn key_state(tables: (&Dict<KeyEntry>, &Dict<ExpireEntry>), key: &[u8], now_ms: 
 /// module comment). Returns the watched keys missing from `emptied` whose replacement is
 /// expired: the caller deletes those before swapping.
 fn touch_watchers(
-    extras: &Option<Box<ShardExtras>>,
+    extras: Option<&ShardExtras>,
     emptied: (&Dict<KeyEntry>, &Dict<ExpireEntry>),
     replaced_with: Option<(&Dict<KeyEntry>, &Dict<ExpireEntry>)>,
     now_ms: i64,
@@ -192,6 +193,7 @@ pub(super) fn swapdb(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         }
         let (d1, d2) = (ks.db(db1), ks.db(db2));
         swap_counter(&d1.keys, &d2.keys);
+        swap_counter(&d1.keys_upper_bound, &d2.keys_upper_bound);
         swap_counter(&d1.volatile, &d2.volatile);
         swap_counter(&d1.avg_ttl_ms, &d2.avg_ttl_ms);
         // Clients blocked in either database may find their keys there now.
@@ -213,18 +215,18 @@ pub(super) fn swapdb(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 fn swap_slot(ctx: &mut Ctx, db1: usize, db2: usize, slot: u16) {
     let now_ms = ctx.txn.now_ms;
     let shard1 = ctx.txn.shard_at(db1, slot);
-    let mut side1: Tables = (take(&mut shard1.keys), take(&mut shard1.expires));
+    let mut side1: Tables = (take(&mut shard1.keys), shard1.take_expires());
     let shard2 = ctx.txn.shard_at(db2, slot);
-    let mut side2: Tables = (take(&mut shard2.keys), take(&mut shard2.expires));
+    let mut side2: Tables = (take(&mut shard2.keys), shard2.take_expires());
     let stale_in_1 = touch_watchers(
-        &shard2.extras,
+        shard2.extras(),
         (&side2.0, &side2.1),
         Some((&side1.0, &side1.1)),
         now_ms,
     );
     let shard1 = ctx.txn.shard_at(db1, slot);
     let stale_in_2 = touch_watchers(
-        &shard1.extras,
+        shard1.extras(),
         (&side1.0, &side1.1),
         Some((&side2.0, &side2.1)),
         now_ms,
@@ -234,9 +236,11 @@ fn swap_slot(ctx: &mut Ctx, db1: usize, db2: usize, slot: u16) {
         delete_expired(ctx, db2, &mut side2, &stale_in_2);
     }
     let shard1 = ctx.txn.shard_at(db1, slot);
-    (shard1.keys, shard1.expires) = side2;
+    shard1.keys = side2.0;
+    shard1.set_expires(side2.1);
     let shard2 = ctx.txn.shard_at(db2, slot);
-    (shard2.keys, shard2.expires) = side1;
+    shard2.keys = side1.0;
+    shard2.set_expires(side1.1);
 }
 
 /// Deletes expired `keys` from `tables` (taken out of database `db`) with the effects of an
@@ -249,6 +253,7 @@ fn delete_expired(ctx: &mut Ctx, db: usize, tables: &mut Tables, keys: &[Vec<u8>
         tables.1.remove(key);
         let dbref = ctx.txn.keyspace().db(db);
         dbref.keys.fetch_sub(1, Ordering::Relaxed);
+        dbref.keys_upper_bound.fetch_sub(1, Ordering::Release);
         dbref.volatile.fetch_sub(1, Ordering::Relaxed);
         let mut cmd = Vec::new();
         encode_command(&[b"DEL", key], &mut cmd);

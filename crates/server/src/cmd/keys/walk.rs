@@ -254,8 +254,8 @@ pub(super) fn keys(ctx: &mut Ctx, argv: Argv) -> CmdResult {
                     continue;
                 }
                 // Expired keys are hidden but, as in Redis, not deleted here.
-                let expired =
-                    entry.has_expire() && shard.expires.get(key).is_some_and(|e| e.at_ms <= now_ms);
+                let expired = entry.has_expire()
+                    && shard.expires().get(key).is_some_and(|e| e.at_ms <= now_ms);
                 if !expired {
                     ctx.reply.bulk(key);
                     n += 1;

@@ -22,7 +22,7 @@ pub fn write_shard(shard: &Shard, out: &mut Vec<u8>) {
         let key = entry.key.as_slice();
         write_value(key, &entry.value, out);
         if entry.has_expire() {
-            if let Some(e) = shard.expires.get(key) {
+            if let Some(e) = shard.expires().get(key) {
                 let at = e.at_ms.to_string();
                 encode_command(&[b"PEXPIREAT", key, at.as_bytes()], out);
             }
