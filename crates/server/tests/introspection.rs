@@ -159,3 +159,34 @@ fn command_info_in_resp3_uses_sets_and_maps() {
         assert!(text.ends_with("_\r\n"), "unknown command is a null: {text}");
     }
 }
+
+/// The gate keeps a per-connection copy of the slowlog and latency settings; a CONFIG SET
+/// must reach it at once, on the connection that made it and on others.
+#[test]
+fn slowlog_and_latency_settings_apply_to_the_next_command() {
+    let server = ServerProcess::start(&[]);
+    let mut a = server.conn();
+    let mut b = server.conn();
+    cmd(&mut b, &["PING"]);
+    cmd(&mut a, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    cmd(&mut a, &["SLOWLOG", "RESET"]);
+    cmd(&mut a, &["SET", "k", "v"]);
+    cmd(&mut b, &["GET", "k"]);
+    assert_eq!(cmd(&mut a, &["SLOWLOG", "LEN"]), Value::Int(3));
+    cmd(&mut b, &["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    cmd(&mut a, &["SLOWLOG", "RESET"]);
+    cmd(&mut a, &["GET", "k"]);
+    cmd(&mut b, &["GET", "k"]);
+    assert_eq!(cmd(&mut a, &["SLOWLOG", "LEN"]), Value::Int(0));
+    cmd(&mut a, &["CONFIG", "SET", "latency-tracking", "no"]);
+    cmd(&mut a, &["CONFIG", "RESETSTAT"]);
+    cmd(&mut b, &["GET", "k"]);
+    let info = cmd(&mut a, &["INFO", "latencystats"]);
+    let text = String::from_utf8_lossy(info.as_bytes().expect("bulk")).into_owned();
+    assert!(!text.contains("latency_percentiles_usec_get"), "{text}");
+    cmd(&mut b, &["CONFIG", "SET", "latency-tracking", "yes"]);
+    cmd(&mut b, &["GET", "k"]);
+    let info = cmd(&mut a, &["INFO", "latencystats"]);
+    let text = String::from_utf8_lossy(info.as_bytes().expect("bulk")).into_owned();
+    assert!(text.contains("latency_percentiles_usec_get"), "{text}");
+}

@@ -520,11 +520,11 @@ fn account(
     }
     let usec = (ended_us - started_us).max(0) as u64;
     srv.stats.command(entry.id, usec);
-    let cfg = srv.cfg();
+    let cfg = *client.accounting.current(srv);
     if cfg.latency_tracking {
         srv.stats.record_latency(entry.id, usec);
     }
-    let threshold = cfg.slowlog_log_slower_than;
+    let threshold = cfg.slowlog_log_slower_than_us;
     if threshold >= 0 && usec as i64 >= threshold && !entry.spec.has(flag::SKIP_SLOWLOG) {
         let name = client.info.name.lock().clone().unwrap_or_default();
         let peer = client.info.addr.clone();
@@ -539,7 +539,8 @@ fn account(
             .push(args, usec, peer, name, cfg.slowlog_max_len as usize);
     }
     let latency_ms = usec / 1000;
-    if cfg.latency_monitor_threshold > 0 && latency_ms as i64 >= cfg.latency_monitor_threshold {
+    let monitor_ms = cfg.latency_monitor_threshold_ms;
+    if monitor_ms > 0 && latency_ms as i64 >= monitor_ms {
         let event = if entry.spec.has(flag::FAST) {
             "fast-command"
         } else {

@@ -353,6 +353,48 @@ pub struct Client {
     pub user: Option<Arc<crate::acl::User>>,
     /// The ACL epoch `user` was taken at; a newer epoch means the user may have changed.
     pub acl_epoch: u64,
+    /// The settings the gate reads after every command, copied from the configuration.
+    pub accounting: AccountingCfg,
+}
+
+/// What the gate's accounting reads of the configuration after every command (slowlog,
+/// latency tracking and monitor), kept per client with the configuration version it was
+/// copied at: checking the version is one plain load, where loading the shared configuration
+/// costs several atomic operations per command.
+#[derive(Clone, Copy)]
+pub struct AccountingCfg {
+    pub version: u64,
+    pub latency_tracking: bool,
+    pub slowlog_log_slower_than_us: i64,
+    pub slowlog_max_len: i64,
+    pub latency_monitor_threshold_ms: i64,
+}
+
+impl AccountingCfg {
+    /// Not yet copied: the first command copies the settings.
+    const STALE: AccountingCfg = AccountingCfg {
+        version: u64::MAX,
+        latency_tracking: false,
+        slowlog_log_slower_than_us: -1,
+        slowlog_max_len: 0,
+        latency_monitor_threshold_ms: 0,
+    };
+
+    /// The current settings, copied again only when the configuration changed.
+    pub fn current(&mut self, srv: &super::Server) -> &AccountingCfg {
+        let version = srv.config_version.load(Ordering::Acquire);
+        if version != self.version {
+            let cfg = srv.cfg();
+            *self = AccountingCfg {
+                version,
+                latency_tracking: cfg.latency_tracking,
+                slowlog_log_slower_than_us: cfg.slowlog_log_slower_than,
+                slowlog_max_len: cfg.slowlog_max_len,
+                latency_monitor_threshold_ms: cfg.latency_monitor_threshold,
+            };
+        }
+        self
+    }
 }
 
 impl Client {
@@ -388,6 +430,7 @@ impl Client {
             replica_hello: Default::default(),
             repl_handoff: None,
             is_script: false,
+            accounting: AccountingCfg::STALE,
         }
     }
 
