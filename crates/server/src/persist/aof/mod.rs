@@ -355,6 +355,13 @@ pub fn delete_history(srv: &Server, m: &mut Manifest) -> Result<(), String> {
     persist_manifest(srv, m)
 }
 
+/// Deletes the history files now, unless `aof-disable-auto-gc` (turning it off collects what
+/// it kept, as in Redis).
+pub fn collect_history(srv: &Server) {
+    let mut m = srv.aof.manifest.lock();
+    let _ = delete_history(srv, &mut m);
+}
+
 /// The cron's part: an automatic rewrite when the AOF grew past `auto-aof-rewrite-percentage`
 /// of its size after the last rewrite (and `auto-aof-rewrite-min-size`), or a scheduled one.
 pub fn cron(srv: &Server) {
