@@ -4,7 +4,6 @@
 //! keys with a TTL; a `#TS:` annotation first when `aof-timestamp-enabled` is on.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::keyspace::db::{Keyspace, Shard};
 use crate::keyspace::slot::SLOTS;
@@ -166,13 +165,14 @@ pub fn shard_encoder() -> ShardEncoder {
 }
 
 /// Writes a snapshot begun with [`shard_encoder`]: databases `dbs` (non-empty at the
-/// barrier), each after its SELECT.
+/// barrier), each after its SELECT, waiting `key_delay_us` per key (`rdb-key-save-delay`).
+/// Stops early with an error once `stop` says so.
 pub fn write_snapshot<W: Write>(
     ks: &Keyspace,
     snap: &ActiveSnapshot,
-    dbs: &[usize],
-    timestamp_s: Option<i64>,
-    cancel: &AtomicBool,
+    (dbs, timestamp_s): (&[usize], Option<i64>),
+    key_delay_us: i64,
+    stop: &dyn Fn() -> bool,
     mut sink: W,
 ) -> std::io::Result<W> {
     if let Some(ts) = timestamp_s {
@@ -184,15 +184,20 @@ pub fn write_snapshot<W: Write>(
         encode_command(&[b"SELECT", n.as_bytes()], &mut select);
         sink.write_all(&select)?;
         for slot in 0..SLOTS as u16 {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(std::io::Error::other("the rewrite was cancelled"));
+            if stop() {
+                return Err(std::io::Error::other("the rewrite was stopped"));
             }
             let Some(shard) = ks.db(db).shard_if_allocated(slot) else {
                 break;
             };
-            let bytes = snap.serialize(db, slot, &mut shard.lock());
+            let (bytes, keys) = {
+                let mut guard = shard.lock();
+                let keys = guard.keys.len();
+                (snap.serialize(db, slot, &mut guard), keys)
+            };
             if let Some(bytes) = bytes {
                 sink.write_all(&bytes)?;
+                crate::persist::save::delay_per_key(key_delay_us, keys, stop);
             }
         }
         for chunk in snap.take_early(db) {
