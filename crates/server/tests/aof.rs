@@ -2,7 +2,9 @@
 //! `appendfsync always` (many kills at random moments) and at most about two seconds are
 //! lost under `everysec`; a torn tail is truncated with a warning or refused; garbage is
 //! refused; appendonlydirs move between Redis 7.0 and Rudis both ways (and pass
-//! redis-check-aof); BGREWRITEAOF and CONFIG SET appendonly yes keep the data.
+//! redis-check-aof); BGREWRITEAOF and CONFIG SET appendonly yes keep the data; killed
+//! rewrites leave their incremental files and then limit automatic rewrites; turning the
+//! AOF on gathers commands in a temporary incremental file until a rewrite succeeds.
 
 mod common;
 

@@ -2,7 +2,8 @@
 //! directions with identical contents (DEBUG DIGEST, TTLs, encodings); BGSAVE writes the
 //! image of its barrier while clients overwrite keys; save points, SHUTDOWN and DEBUG
 //! RELOAD; `-LOADING` while a file loads; damaged files refuse to load; a failing BGSAVE
-//! stops writes with MISCONF.
+//! stops writes with MISCONF; a BGSAVE's writer process can be killed (a failed save),
+//! while FLUSHALL and SHUTDOWN stop it without an error.
 
 mod common;
 
