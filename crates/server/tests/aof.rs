@@ -744,3 +744,65 @@ fn turning_auto_gc_back_on_deletes_the_history_it_kept() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bgrewriteaof_with_the_aof_off_creates_the_directory_and_a_base() {
+    let dir = common::scratch_dir("aof-off-rewrite");
+    let d = dir.to_string_lossy().into_owned();
+    let server = ServerProcess::start(&[
+        "--dir",
+        &d,
+        "--enable-debug-command",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["EXPIRE", "k", "1000"]);
+    assert!(!dir.join("appendonlydir").exists());
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    assert_eq!(
+        manifest_of(&dir),
+        "file appendonly.aof.1.base.aof seq 1 type b\n"
+    );
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    assert_eq!(cmd(&mut c, &["GET", "k"]), "v");
+    let ttl: i64 = cmd(&mut c, &["TTL", "k"]).parse().unwrap();
+    assert!(ttl > 900, "{ttl}");
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn turning_the_aof_off_kills_the_rewrite_writer() {
+    let dir = common::scratch_dir("aof-off-kills");
+    let server = start_aof(&dir, &[]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "10000000"]);
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    let children = server.children();
+    assert_eq!(children.len(), 1);
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendonly", "no"]), "OK");
+    assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "0");
+    let log = log_of(&dir);
+    assert!(
+        log.contains(&format!(
+            "Killing running AOF rewrite child: {}",
+            children[0]
+        )),
+        "{log}"
+    );
+    // Stopped by the server: not a failed rewrite.
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    assert!(server.children().is_empty());
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -106,6 +106,13 @@ impl Job {
         }
     }
 
+    /// The writer's pid (the server's own when it writes the file itself).
+    pub fn pid(&self) -> u32 {
+        self.writer
+            .as_ref()
+            .map_or(std::process::id(), |w| w.lock().id())
+    }
+
     /// The temporary file the job writes.
     pub fn path(&self) -> &Path {
         &self.path

@@ -29,7 +29,7 @@ pub mod rewrite;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,6 +78,8 @@ pub struct Aof {
     last_fsync_ms: AtomicI64,
     /// Asks the running rewrite to stop (the AOF is being turned off).
     pub cancel_rewrite: AtomicBool,
+    /// The pid of the running (or last) rewrite's writer process.
+    pub writer_pid: AtomicU32,
     /// Automatic and scheduled rewrites after repeated failures: see [`Aof::rewrite_limited`].
     limit: Mutex<RewriteLimit>,
 }
@@ -122,6 +124,7 @@ impl Default for Aof {
             delayed_fsyncs: AtomicU64::new(0),
             last_fsync_ms: AtomicI64::new(0),
             cancel_rewrite: AtomicBool::new(false),
+            writer_pid: AtomicU32::new(0),
             limit: Mutex::new(RewriteLimit::default()),
         }
     }

@@ -132,10 +132,22 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
         aof.rewrite_scheduled.store(true, Ordering::Release);
         return Err(Refused::Busy);
     }
+    let dir = dir_of(srv);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        log::write_line(
+            Verbosity::Warning,
+            &format!(
+                "Can't open or create append-only dir {}: {e}",
+                dir.display()
+            ),
+        );
+        rewrite_failed(srv);
+        return Err(Refused::Failed);
+    }
     let format = BaseFormat::capture(srv);
-    // The writer process exists before the client hears the rewrite started.
-    let template = dir_of(srv).join(format!("temp-rewriteaof-bg-{}.aof", PID_MARK));
-    let job = match Job::start(&template.to_string_lossy()) {
+    // The writer process exists before the client hears the rewrite started. Its file is
+    // in the working directory, as Redis's, until it becomes the base.
+    let job = match Job::start(&format!("temp-rewriteaof-bg-{PID_MARK}.aof")) {
         Ok(job) => job,
         Err(e) => {
             log::write_line(
@@ -167,6 +179,7 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
     aof.rewrites.fetch_add(1, Ordering::Relaxed);
     aof.rewrite_in_progress.store(true, Ordering::Release);
     aof.rewrite_started_ms.store(unix_ms(), Ordering::Relaxed);
+    aof.writer_pid.store(job.pid(), Ordering::Relaxed);
     let owned = srv.arc();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
@@ -413,7 +426,13 @@ pub fn cancel_running(srv: &Server) {
     if !aof.rewrite_in_progress.load(Ordering::Acquire) {
         return;
     }
-    log::write_line(Verbosity::Notice, "Killing running AOF rewrite");
+    log::write_line(
+        Verbosity::Notice,
+        &format!(
+            "Killing running AOF rewrite child: {}",
+            aof.writer_pid.load(Ordering::Relaxed)
+        ),
+    );
     aof.cancel_rewrite.store(true, Ordering::Relaxed);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while aof.rewrite_in_progress.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
