@@ -806,3 +806,52 @@ fn turning_the_aof_off_kills_the_rewrite_writer() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_base_in_command_form_loads_the_function_libraries_first() {
+    let dir = common::scratch_dir("aof-functions");
+    let d = dir.to_string_lossy().into_owned();
+    // With the AOF off, so that FUNCTION FLUSH below is not logged after the base.
+    let server = ServerProcess::start(&[
+        "--dir",
+        &d,
+        "--enable-debug-command",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ]);
+    let mut c = server.conn();
+    let code = "#!lua name=lib\nredis.register_function('one', function() return 1 end)";
+    assert_eq!(cmd(&mut c, &["FUNCTION", "LOAD", code]), "lib");
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    let base = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.base.aof")).unwrap();
+    let load = format!(
+        "*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n${}\r\n{code}\r\n",
+        code.len()
+    );
+    assert!(
+        base.starts_with(load.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&base)
+    );
+    check_aof(&dir);
+    assert_eq!(cmd(&mut c, &["FUNCTION", "FLUSH"]), "OK");
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    assert_eq!(cmd(&mut c, &["FCALL", "one", "0"]), "1");
+    drop(c);
+    drop(server);
+    // Redis loads the same directory.
+    let d = dir.to_string_lossy().into_owned();
+    let redis = ServerProcess::start_redis(&["--dir", &d, "--appendonly", "yes"]);
+    let mut r = redis.conn();
+    wait_until("Redis to load", || cmd(&mut r, &["PING"]) == "PONG");
+    assert_eq!(cmd(&mut r, &["FCALL", "one", "0"]), "1");
+    assert_eq!(cmd(&mut r, &["GET", "k"]), "v");
+    drop(r);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}

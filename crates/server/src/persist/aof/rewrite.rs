@@ -21,7 +21,7 @@ use crate::persist::child::{Job, Outcome, PID_MARK};
 use std::fs::File;
 use std::io::BufWriter;
 
-use super::resp_base;
+use super::resp_base::{self, CommandBase};
 use crate::persist::save::{shard_encoder, write_held, write_snapshot, SaveHeader};
 use crate::server::log::{self, Verbosity};
 use crate::server::{unix_ms, Server};
@@ -41,12 +41,8 @@ pub enum Refused {
 enum BaseFormat {
     /// An RDB image (`aof-use-rdb-preamble yes`).
     Rdb(SaveHeader),
-    /// Commands: the databases non-empty at the barrier, and the `#TS:` to open with.
-    Commands {
-        dbs: Vec<usize>,
-        timestamp_s: Option<i64>,
-        key_delay_us: i64,
-    },
+    /// Commands.
+    Commands(CommandBase),
 }
 
 impl BaseFormat {
@@ -64,18 +60,18 @@ impl BaseFormat {
             .filter(|(_, d)| d.key_count() > 0)
             .map(|(i, _)| i)
             .collect();
-        let timestamp_s = cfg.aof_timestamp_enabled.then(|| unix_ms() / 1000);
-        BaseFormat::Commands {
+        BaseFormat::Commands(CommandBase {
             dbs,
-            timestamp_s,
+            timestamp_s: cfg.aof_timestamp_enabled.then(|| unix_ms() / 1000),
+            functions: srv.scripting.library_codes(),
             key_delay_us: cfg.rdb_key_save_delay,
-        }
+        })
     }
 
     fn encoder(&self) -> crate::keyspace::snapshot::ShardEncoder {
         match self {
             BaseFormat::Rdb(header) => shard_encoder(header),
-            BaseFormat::Commands { .. } => resp_base::shard_encoder(),
+            BaseFormat::Commands(_) => resp_base::shard_encoder(),
         }
     }
 }
@@ -111,8 +107,8 @@ pub fn write_base_held(srv: &Server, path: &Path) -> Result<(), String> {
     let format = BaseFormat::capture(srv);
     write_then_rename(path, &temp_name(srv), |sink| match &format {
         BaseFormat::Rdb(header) => write_held(&mut txn, header, sink).map_err(|e| e.to_string()),
-        BaseFormat::Commands { timestamp_s, .. } => {
-            resp_base::write_held(&srv.keyspace, *timestamp_s, sink).map_err(|e| e.to_string())
+        BaseFormat::Commands(base) => {
+            resp_base::write_held(&srv.keyspace, base, sink).map_err(|e| e.to_string())
         }
     })
 }
@@ -254,12 +250,9 @@ fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat, job: Job
         BaseFormat::Rdb(header) => {
             write_snapshot(ks, &snap, header, stop, sink).map_err(|e| e.to_string())
         }
-        BaseFormat::Commands {
-            dbs,
-            timestamp_s,
-            key_delay_us,
-        } => resp_base::write_snapshot(ks, &snap, (dbs, *timestamp_s), *key_delay_us, stop, sink)
-            .map_err(|e| e.to_string()),
+        BaseFormat::Commands(base) => {
+            resp_base::write_snapshot(ks, &snap, base, stop, sink).map_err(|e| e.to_string())
+        }
     });
     srv.keyspace.snapshots.end();
     let outcome = match outcome {
