@@ -855,3 +855,52 @@ fn a_base_in_command_form_loads_the_function_libraries_first() {
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn scripts_in_the_aof_write_on_a_read_only_replica() {
+    let dir = common::scratch_dir("aof-replica-eval");
+    let aof_dir = dir.join("appendonlydir");
+    std::fs::create_dir_all(&aof_dir).unwrap();
+    std::fs::write(
+        aof_dir.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let resp = |args: &[&str]| {
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        out
+    };
+    let body = [
+        resp(&["SELECT", "9"]),
+        resp(&["EVAL", "redis.call('set',KEYS[1],'100')", "1", "foo"]),
+        resp(&["EVAL", "redis.call('incr',KEYS[1])", "1", "foo"]),
+        resp(&["EVAL", "redis.call('incr',KEYS[1])", "1", "foo"]),
+    ]
+    .concat();
+    std::fs::write(aof_dir.join("appendonly.aof.1.incr.aof"), body).unwrap();
+    // A master that is not there: the replica keeps what it loaded.
+    let master = common::free_port().to_string();
+    let server = start_aof(
+        &dir,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &master,
+            "--replica-read-only",
+            "yes",
+        ],
+    );
+    let mut c = server.conn();
+    cmd(&mut c, &["SELECT", "9"]);
+    assert_eq!(cmd(&mut c, &["GET", "foo"]), "102");
+    // Its own clients still may not write.
+    assert!(
+        cmd(&mut c, &["EVAL", "redis.call('incr',KEYS[1])", "1", "foo"]).starts_with("-READONLY")
+    );
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
