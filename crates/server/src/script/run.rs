@@ -135,6 +135,7 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
         scripting,
     });
     scripting.begin(&spec, ctx.client.is_master);
+    vm.watch_slow(&spec.name, spec.is_eval, ctx.srv.cfg().busy_reply_threshold);
     let outcome = execute(vm, &run, &spec, keys, args, ctx.reply);
     scripting.end();
     if scripting.was_killed() {
