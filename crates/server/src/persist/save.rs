@@ -322,6 +322,9 @@ pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefuse
     if srv.rdb.bgsave_running.load(Ordering::Acquire) {
         return Err(BgsaveRefused::InProgress);
     }
+    if srv.keyspace.snapshots.is_active() {
+        return Err(BgsaveRefused::Busy);
+    }
     let header = SaveHeader::capture(srv);
     // The writer process exists before the client hears the save started.
     let job = match Job::start(&format!("temp-{}.rdb", super::child::PID_MARK)) {
