@@ -139,7 +139,7 @@ impl Job {
         let sink = self.sink.take().expect("a job runs once");
         let stop = || {
             if cancel.load(Ordering::Relaxed) {
-                self.cancelled.store(true, Ordering::Relaxed);
+                self.cancel_now();
             }
             self.should_stop()
         };
@@ -148,7 +148,7 @@ impl Job {
                 .map_err(|e| format!("Write error saving DB on disk(fflush): {}", e.error()))
         });
         if cancel.load(Ordering::Relaxed) {
-            self.cancelled.store(true, Ordering::Relaxed);
+            self.cancel_now();
         }
         match (written, self.writer.take()) {
             (Ok(Sink::File(f)), _) => match f.sync_all() {
@@ -163,6 +163,23 @@ impl Job {
             (Err(e), Some(child)) => self.verdict(child.into_inner(), Some(e)),
             (Err(e), None) => Outcome::Failed(e),
             (Ok(Sink::Pipe(_)), None) => unreachable!("a pipe always has its writer"),
+        }
+    }
+
+    /// The server abandons the job: the writer is stopped with SIGUSR1 at once, before the
+    /// pipe closes, so it cannot take the end of its input for a complete file.
+    fn cancel_now(&self) {
+        if self.cancelled.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        if let Some(w) = &self.writer {
+            let mut child = w.lock();
+            if matches!(child.try_wait(), Ok(None)) {
+                // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+                unsafe {
+                    libc::kill(child.id() as libc::pid_t, libc::SIGUSR1);
+                }
+            }
         }
     }
 
