@@ -339,7 +339,11 @@ pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefuse
             return Ok(());
         }
     };
+    // Running from before the snapshot counts in `total_forks`: a client that sees the
+    // count grow sees the save in progress.
+    srv.rdb.bgsave_running.store(true, Ordering::Release);
     let Some(snap) = srv.keyspace.snapshots.begin(shard_encoder(&header)) else {
+        srv.rdb.bgsave_running.store(false, Ordering::Release);
         let tmp = job.path().to_path_buf();
         drop(job);
         let _ = std::fs::remove_file(tmp);

@@ -128,6 +128,19 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
         aof.rewrite_scheduled.store(true, Ordering::Release);
         return Err(Refused::Busy);
     }
+    // Running from before the snapshot counts in `total_forks`: a client that sees the
+    // count grow sees the rewrite in progress.
+    aof.rewrite_in_progress.store(true, Ordering::Release);
+    let begun = begin(srv);
+    if begun.is_err() {
+        aof.rewrite_in_progress.store(false, Ordering::Release);
+    }
+    begun
+}
+
+/// Starts the writer, the snapshot, the new incremental file and the thread.
+fn begin(srv: &Server) -> Result<(), Refused> {
+    let aof = &srv.aof;
     let dir = dir_of(srv);
     if let Err(e) = std::fs::create_dir_all(&dir) {
         log::write_line(
@@ -173,7 +186,6 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
     aof.rewrite_scheduled.store(false, Ordering::Release);
     // Counted when it starts, as Redis counts its rewrite children.
     aof.rewrites.fetch_add(1, Ordering::Relaxed);
-    aof.rewrite_in_progress.store(true, Ordering::Release);
     aof.rewrite_started_ms.store(unix_ms(), Ordering::Relaxed);
     aof.writer_pid.store(job.pid(), Ordering::Relaxed);
     let owned = srv.arc();
@@ -186,7 +198,6 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
             &format!("Can't rewrite append only file in background: {e}"),
         );
         srv.keyspace.snapshots.end();
-        aof.rewrite_in_progress.store(false, Ordering::Release);
         rewrite_failed(srv);
         return Err(Refused::Failed);
     }
