@@ -12,6 +12,11 @@ use crate::{REDIS_VERSION, RUDIS_VERSION};
 
 /// Runs the server with the process's arguments (program name first). Returns the exit code.
 pub fn run(args: &[String]) -> i32 {
+    if let [_, flag, path] = args {
+        if flag == crate::persist::child::WRITER_ARG {
+            return crate::persist::child::writer_main(path);
+        }
+    }
     let program = args.first().map(String::as_str).unwrap_or("rudis-server");
     let (mut config, mut opts) = match load_from_args(args.get(1..).unwrap_or_default()) {
         Ok(v) => v,
@@ -285,6 +290,7 @@ async fn watch_signals(srv: Arc<Server>) {
 /// the farewell. Returns the exit status.
 fn finish_shutdown(srv: &Server, request: ShutdownRequest) -> i32 {
     log::write_line(Verbosity::Warning, "User requested shutdown...");
+    stop_background_jobs(srv);
     if srv.aof.is_on() {
         log::write_line(Verbosity::Notice, "Calling fsync() on the AOF file.");
         srv.aof.flush_and_sync(srv);
@@ -313,6 +319,26 @@ fn finish_shutdown(srv: &Server, request: ShutdownRequest) -> i32 {
     }
     log::write_line(Verbosity::Warning, "Rudis is now ready to exit, bye bye...");
     0
+}
+
+/// Stops a running BGSAVE or AOF rewrite: their writers are stopped and their temporary
+/// files removed, as Redis kills its children before exiting.
+fn stop_background_jobs(srv: &Server) {
+    use std::sync::atomic::Ordering;
+    if srv.rdb.bgsave_running.load(Ordering::Acquire) {
+        log::write_line(
+            Verbosity::Warning,
+            "There is a child saving an .rdb file. Removing the child...",
+        );
+        crate::persist::save::cancel_bgsave(srv);
+    }
+    if srv.aof.rewrite_in_progress.load(Ordering::Acquire) {
+        log::write_line(
+            Verbosity::Warning,
+            "There is a child rewriting the AOF. Killing it!",
+        );
+        crate::persist::aof::rewrite::cancel_running(srv);
+    }
 }
 
 /// A final save is due when SHUTDOWN SAVE asks for one, or when save points are configured

@@ -2,7 +2,9 @@
 //! `appendfsync always` (many kills at random moments) and at most about two seconds are
 //! lost under `everysec`; a torn tail is truncated with a warning or refused; garbage is
 //! refused; appendonlydirs move between Redis 7.0 and Rudis both ways (and pass
-//! redis-check-aof); BGREWRITEAOF and CONFIG SET appendonly yes keep the data.
+//! redis-check-aof); BGREWRITEAOF and CONFIG SET appendonly yes keep the data; killed
+//! rewrites leave their incremental files and then limit automatic rewrites; turning the
+//! AOF on gathers commands in a temporary incremental file until a rewrite succeeds.
 
 mod common;
 
@@ -567,5 +569,338 @@ fn automatic_rewrite_follows_growth() {
         log.contains("Starting automatic rewriting of AOF on"),
         "{log}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The log of a server started with `--dir dir`.
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+fn manifest_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap_or_default()
+}
+
+/// Starts a rewrite and kills its writer process with SIGKILL; waits for the rewrite to end.
+fn kill_rewrite(server: &ServerProcess, c: &mut RawConn) {
+    assert_eq!(
+        cmd(c, &["BGREWRITEAOF"]),
+        "Background append only file rewriting started"
+    );
+    server.kill_child(9);
+    wait_until("the rewrite to end", || {
+        info_field(c, "aof_rewrite_in_progress") == "0"
+    });
+}
+
+#[test]
+fn killed_rewrites_keep_their_incr_files_and_then_limit_automatic_rewrites() {
+    let dir = common::scratch_dir("aof-killed-rewrite");
+    let server = start_aof(&dir, &["--rdb-key-save-delay", "10000000"]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "k", "v"]);
+    for _ in 0..3 {
+        kill_rewrite(&server, &mut c);
+    }
+    assert!(
+        log_of(&dir)
+            .matches("Background AOF rewrite terminated by signal 9")
+            .count()
+            == 3,
+        "{}",
+        log_of(&dir)
+    );
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "err");
+    assert_eq!(info_field(&mut c, "aof_rewrites_consecutive_failures"), "3");
+    // Each rewrite opened an incremental file, and the manifest keeps them all.
+    assert_eq!(
+        manifest_of(&dir),
+        "file appendonly.aof.1.base.rdb seq 1 type b\n\
+         file appendonly.aof.1.incr.aof seq 1 type i\n\
+         file appendonly.aof.2.incr.aof seq 2 type i\n\
+         file appendonly.aof.3.incr.aof seq 3 type i\n\
+         file appendonly.aof.4.incr.aof seq 4 type i\n"
+    );
+    let temps: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("temp-rewriteaof")
+        })
+        .collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+    // A fourth automatic rewrite is held back after three failures, and says so once.
+    cmd(
+        &mut c,
+        &["CONFIG", "SET", "auto-aof-rewrite-percentage", "1"],
+    );
+    cmd(
+        &mut c,
+        &["CONFIG", "SET", "auto-aof-rewrite-min-size", "1kb"],
+    );
+    cmd(&mut c, &["SET", "x", &"x".repeat(2048)]);
+    wait_until("the limit", || {
+        log_of(&dir).contains("triggered the limit, will retry in 1 minutes")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "0");
+    assert_eq!(log_of(&dir).matches("triggered the limit").count(), 1);
+    // BGREWRITEAOF is never held back.
+    cmd(
+        &mut c,
+        &["CONFIG", "SET", "auto-aof-rewrite-percentage", "0"],
+    );
+    cmd(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    assert_eq!(
+        cmd(&mut c, &["BGREWRITEAOF"]),
+        "Background append only file rewriting started"
+    );
+    wait_until("the rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    assert_eq!(
+        manifest_of(&dir),
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.5.incr.aof seq 5 type i\n"
+    );
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    assert_eq!(cmd(&mut c, &["GET", "k"]), "v");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn enabling_the_aof_gathers_commands_in_a_temp_incr_until_a_rewrite_succeeds() {
+    let dir = common::scratch_dir("aof-enable-killed");
+    let d = dir.to_string_lossy().into_owned();
+    let server = ServerProcess::start(&[
+        "--dir",
+        &d,
+        "--enable-debug-command",
+        "yes",
+        "--rdb-key-save-delay",
+        "10000000",
+    ]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "before", "1"]);
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendonly", "yes"]), "OK");
+    assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "1");
+    assert!(dir.join("appendonlydir/temp-appendonly.aof.incr").exists());
+    cmd(&mut c, &["SET", "during", "2"]);
+    server.kill_child(9);
+    wait_until("the temporary incr file to go", || {
+        log_of(&dir).contains("Removing the temp incr aof file temp-appendonly.aof.incr")
+    });
+    // Nothing is named by a manifest until a base exists; the rewrite is tried again.
+    assert!(!dir.join("appendonlydir/appendonly.aof.manifest").exists());
+    assert!(!dir.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
+    wait_until("the next rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "1"
+    });
+    cmd(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    server.kill_child(9);
+    wait_until("a rewrite to succeed", || {
+        manifest_of(&dir)
+            == "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    });
+    assert!(!dir.join("appendonlydir/temp-appendonly.aof.incr").exists());
+    cmd(&mut c, &["SET", "after", "3"]);
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    for (key, value) in [("before", "1"), ("during", "2"), ("after", "3")] {
+        assert_eq!(cmd(&mut c, &["GET", key]), value, "{key}");
+    }
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn turning_auto_gc_back_on_deletes_the_history_it_kept() {
+    let dir = common::scratch_dir("aof-gc");
+    let server = start_aof(&dir, &["--aof-disable-auto-gc", "yes"]);
+    let mut c = server.conn();
+    for _ in 0..2 {
+        cmd(&mut c, &["BGREWRITEAOF"]);
+        wait_until("the rewrite", || {
+            info_field(&mut c, "aof_rewrite_in_progress") == "0"
+        });
+    }
+    assert!(
+        manifest_of(&dir).contains(" type h\n"),
+        "{}",
+        manifest_of(&dir)
+    );
+    assert!(dir.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
+    cmd(&mut c, &["CONFIG", "SET", "aof-disable-auto-gc", "no"]);
+    assert_eq!(
+        manifest_of(&dir),
+        "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
+    );
+    assert!(!dir.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bgrewriteaof_with_the_aof_off_creates_the_directory_and_a_base() {
+    let dir = common::scratch_dir("aof-off-rewrite");
+    let d = dir.to_string_lossy().into_owned();
+    let server = ServerProcess::start(&[
+        "--dir",
+        &d,
+        "--enable-debug-command",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["EXPIRE", "k", "1000"]);
+    assert!(!dir.join("appendonlydir").exists());
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    assert_eq!(
+        manifest_of(&dir),
+        "file appendonly.aof.1.base.aof seq 1 type b\n"
+    );
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    assert_eq!(cmd(&mut c, &["GET", "k"]), "v");
+    let ttl: i64 = cmd(&mut c, &["TTL", "k"]).parse().unwrap();
+    assert!(ttl > 900, "{ttl}");
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn turning_the_aof_off_kills_the_rewrite_writer() {
+    let dir = common::scratch_dir("aof-off-kills");
+    let server = start_aof(&dir, &[]);
+    let mut c = server.conn();
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "10000000"]);
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    let children = server.children();
+    assert_eq!(children.len(), 1);
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendonly", "no"]), "OK");
+    assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "0");
+    let log = log_of(&dir);
+    assert!(
+        log.contains(&format!(
+            "Killing running AOF rewrite child: {}",
+            children[0]
+        )),
+        "{log}"
+    );
+    // Stopped by the server: not a failed rewrite.
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    assert!(server.children().is_empty());
+    drop(c);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_base_in_command_form_loads_the_function_libraries_first() {
+    let dir = common::scratch_dir("aof-functions");
+    let d = dir.to_string_lossy().into_owned();
+    // With the AOF off, so that FUNCTION FLUSH below is not logged after the base.
+    let server = ServerProcess::start(&[
+        "--dir",
+        &d,
+        "--enable-debug-command",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+    ]);
+    let mut c = server.conn();
+    let code = "#!lua name=lib\nredis.register_function('one', function() return 1 end)";
+    assert_eq!(cmd(&mut c, &["FUNCTION", "LOAD", code]), "lib");
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || {
+        info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    });
+    let base = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.base.aof")).unwrap();
+    let load = format!(
+        "*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n${}\r\n{code}\r\n",
+        code.len()
+    );
+    assert!(
+        base.starts_with(load.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&base)
+    );
+    check_aof(&dir);
+    assert_eq!(cmd(&mut c, &["FUNCTION", "FLUSH"]), "OK");
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "OK");
+    assert_eq!(cmd(&mut c, &["FCALL", "one", "0"]), "1");
+    drop(c);
+    drop(server);
+    // Redis loads the same directory.
+    let d = dir.to_string_lossy().into_owned();
+    let redis = ServerProcess::start_redis(&["--dir", &d, "--appendonly", "yes"]);
+    let mut r = redis.conn();
+    wait_until("Redis to load", || cmd(&mut r, &["PING"]) == "PONG");
+    assert_eq!(cmd(&mut r, &["FCALL", "one", "0"]), "1");
+    assert_eq!(cmd(&mut r, &["GET", "k"]), "v");
+    drop(r);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn scripts_in_the_aof_write_on_a_read_only_replica() {
+    let dir = common::scratch_dir("aof-replica-eval");
+    let aof_dir = dir.join("appendonlydir");
+    std::fs::create_dir_all(&aof_dir).unwrap();
+    std::fs::write(
+        aof_dir.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let resp = |args: &[&str]| {
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        out
+    };
+    let body = [
+        resp(&["SELECT", "9"]),
+        resp(&["EVAL", "redis.call('set',KEYS[1],'100')", "1", "foo"]),
+        resp(&["EVAL", "redis.call('incr',KEYS[1])", "1", "foo"]),
+        resp(&["EVAL", "redis.call('incr',KEYS[1])", "1", "foo"]),
+    ]
+    .concat();
+    std::fs::write(aof_dir.join("appendonly.aof.1.incr.aof"), body).unwrap();
+    // A master that is not there: the replica keeps what it loaded.
+    let master = common::free_port().to_string();
+    let server = start_aof(
+        &dir,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &master,
+            "--replica-read-only",
+            "yes",
+        ],
+    );
+    let mut c = server.conn();
+    cmd(&mut c, &["SELECT", "9"]);
+    assert_eq!(cmd(&mut c, &["GET", "foo"]), "102");
+    // Its own clients still may not write.
+    assert!(
+        cmd(&mut c, &["EVAL", "redis.call('incr',KEYS[1])", "1", "foo"]).starts_with("-READONLY")
+    );
+    drop(c);
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,8 @@
 //! directions with identical contents (DEBUG DIGEST, TTLs, encodings); BGSAVE writes the
 //! image of its barrier while clients overwrite keys; save points, SHUTDOWN and DEBUG
 //! RELOAD; `-LOADING` while a file loads; damaged files refuse to load; a failing BGSAVE
-//! stops writes with MISCONF.
+//! stops writes with MISCONF; a BGSAVE's writer process can be killed (a failed save),
+//! while FLUSHALL and SHUTDOWN stop it without an error.
 
 mod common;
 
@@ -399,4 +400,96 @@ fn flushall_with_save_points_leaves_no_change_unsaved_as_redis() {
         assert_eq!(cmd(c, &["FLUSHALL"]), "OK");
         assert_eq!(info_field(c, "rdb_changes_since_last_save"), "0");
     }
+}
+
+#[test]
+fn a_bgsave_runs_in_a_writer_process_that_can_be_killed() {
+    let ours = ServerProcess::start(&["--save", "3600 1", "--rdb-key-save-delay", "10000000"]);
+    let mut c = ours.conn();
+    for i in 0..10 {
+        cmd(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert!(ours.children().is_empty(), "no child before a save");
+    assert_eq!(cmd(&mut c, &["BGSAVE"]), "Background saving started");
+    // The writer exists as soon as the client hears the save started, and writes a
+    // temporary file named after itself.
+    let children = ours.children();
+    assert_eq!(children.len(), 1);
+    let temp = ours.dir.join(format!("temp-{}.rdb", children[0]));
+    wait_until("the temporary file", || temp.exists());
+    let pid = ours.kill_child(9);
+    wait_until("the BGSAVE to end", || {
+        info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+    });
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "err");
+    assert!(
+        ours.log()
+            .contains("Background saving terminated by signal 9"),
+        "{}",
+        ours.log()
+    );
+    assert!(!ours.dir.join("dump.rdb").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&ours.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert!(!ours.children().contains(&pid), "the writer was reaped");
+    // A killed save is a failed save: writes stop until one succeeds.
+    assert!(cmd(&mut c, &["SET", "k0", "w"]).starts_with("-MISCONF "));
+    cmd(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    assert_eq!(cmd(&mut c, &["BGSAVE"]), "Background saving started");
+    wait_until("the BGSAVE to succeed", || {
+        info_field(&mut c, "rdb_last_bgsave_status") == "ok"
+            && info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+    });
+    assert!(ours.dir.join("dump.rdb").exists());
+    assert_eq!(cmd(&mut c, &["SET", "k0", "w"]), "OK");
+    assert!(ours.children().is_empty(), "no child after the save");
+}
+
+#[test]
+fn flushall_stops_a_bgsave_without_making_it_an_error() {
+    let ours = ServerProcess::start(&["--save", "3600 1", "--rdb-key-save-delay", "10000000"]);
+    let mut c = ours.conn();
+    cmd(&mut c, &["SET", "k", "v"]);
+    assert_eq!(cmd(&mut c, &["BGSAVE"]), "Background saving started");
+    assert_eq!(ours.children().len(), 1);
+    assert_eq!(cmd(&mut c, &["FLUSHALL"]), "OK");
+    wait_until("the BGSAVE to stop", || {
+        info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+    });
+    // Stopped by the server (SIGUSR1), as Redis stops its child: not an error.
+    assert!(
+        ours.log()
+            .contains("Background saving terminated by signal 10"),
+        "{}",
+        ours.log()
+    );
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(cmd(&mut c, &["SET", "k", "w"]), "OK");
+    assert!(ours.children().is_empty());
+}
+
+#[test]
+fn shutdown_stops_a_bgsave_and_removes_its_temporary_file() {
+    let mut ours = ServerProcess::start(&["--rdb-key-save-delay", "10000000"]);
+    let mut c = ours.conn();
+    cmd(&mut c, &["SET", "k", "v"]);
+    assert_eq!(cmd(&mut c, &["BGSAVE"]), "Background saving started");
+    let children = ours.children();
+    assert_eq!(children.len(), 1);
+    let temp = ours.dir.join(format!("temp-{}.rdb", children[0]));
+    wait_until("the temporary file", || temp.exists());
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    assert_eq!(ours.terminate_wait(), Some(0));
+    assert!(!temp.exists(), "the temporary file is removed");
+    assert!(
+        ours.log()
+            .contains("There is a child saving an .rdb file. Removing the child..."),
+        "{}",
+        ours.log()
+    );
 }

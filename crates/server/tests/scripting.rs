@@ -1,6 +1,7 @@
 //! Scripts against a running server with several connections: -BUSY for other clients once
 //! a script runs past `busy-reply-threshold`, SCRIPT KILL and FUNCTION KILL, a script that
-//! wrote being unkillable, effects propagated as MULTI/EXEC, functions surviving a restart.
+//! wrote being unkillable, effects propagated as MULTI/EXEC, functions surviving a restart,
+//! a slow script logged once.
 
 mod common;
 
@@ -134,5 +135,25 @@ fn functions_survive_a_restart() {
     assert_eq!(
         text(&c.command(&["FCALL", "kept", "0"]).unwrap()),
         "still here"
+    );
+}
+
+#[test]
+fn a_slow_script_is_logged_once() {
+    let srv = ServerProcess::start(&["--busy-reply-threshold", "20"]);
+    let mut c = srv.conn();
+    let quick = c.command(&["EVAL", "return 1", "0"]).unwrap();
+    assert_eq!(quick, Value::Int(1));
+    assert!(!srv.log().contains("Slow script detected"));
+    // Pure Lua work between clock readings: the check runs every so many instructions.
+    let slow = "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] \
+                while true do for i = 1, 100000 do end local n = redis.call('TIME') \
+                if n[1] * 1000000 + n[2] - s > 200000 then break end end return 2";
+    assert_eq!(c.command(&["EVAL", slow, "0"]).unwrap(), Value::Int(2));
+    let log = srv.log();
+    assert_eq!(log.matches("Slow script detected").count(), 1, "{log}");
+    assert!(
+        log.contains("You can try killing the script using the SCRIPT KILL command."),
+        "{log}"
     );
 }

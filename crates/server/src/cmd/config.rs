@@ -393,6 +393,9 @@ fn after_publish(
     if chosen.iter().any(|(d, _)| d.name == "appendonly") {
         crate::persist::aof::rewrite::config_changed(srv, may_take_barrier);
     }
+    if chosen.iter().any(|(d, _)| d.name == "aof-disable-auto-gc") {
+        crate::persist::aof::collect_history(srv);
+    }
     if chosen.iter().any(|(d, _)| d.name == "slowlog-max-len") {
         srv.slowlog.trim(srv.cfg().slowlog_max_len as usize);
     }

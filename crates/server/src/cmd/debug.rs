@@ -463,6 +463,10 @@ fn loadaof(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
         crate::server::log::write_line(crate::server::log::Verbosity::Warning, &e);
         std::process::exit(1);
     }
+    // As in Redis, the loaded data counts as saved: no change since the last save.
+    let rdb = &srv.rdb;
+    rdb.dirty_at_save
+        .store(rdb.dirty_now(srv), std::sync::atomic::Ordering::Relaxed);
     crate::server::log::write_line(
         crate::server::log::Verbosity::Warning,
         "Append Only File loaded by DEBUG LOADAOF",

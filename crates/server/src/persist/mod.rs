@@ -5,9 +5,11 @@
 //! - [`save`]: writing files, synchronously or from a snapshot;
 //! - [`load`]: reading a file into the keyspace;
 //! - [`aof`]: the append only file;
+//! - [`child`]: the writer process of background saves and rewrites;
 //! - [`RdbState`]: what INFO persistence, LASTSAVE and the save points need to know.
 
 pub mod aof;
+pub mod child;
 pub mod codec;
 pub mod load;
 pub mod save;
@@ -16,6 +18,16 @@ pub mod stream_codec;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use crate::server::{unix_ms, Server};
+
+/// How a BGSAVE ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BgsaveEnd {
+    Saved,
+    /// Failed: writes are refused (MISCONF) until a save succeeds.
+    Failed,
+    /// Stopped by the server (FLUSHALL, shutdown): neither a save nor an error.
+    Stopped,
+}
 
 /// Saving and loading state.
 pub struct RdbState {
@@ -95,14 +107,14 @@ impl RdbState {
         self.bgsave_running.store(true, Ordering::Release);
     }
 
-    fn bgsave_finished(&self, srv: &Server, ok: bool) {
+    fn bgsave_finished(&self, srv: &Server, end: BgsaveEnd) {
         let started = self.bgsave_started_ms.load(Ordering::Relaxed);
         self.last_bgsave_secs
             .store((unix_ms() - started) / 1000, Ordering::Relaxed);
-        if ok {
-            self.saved(srv, self.dirty_at_bgsave.load(Ordering::Relaxed));
-        } else {
-            srv.state.bgsave_failed.store(true, Ordering::Relaxed);
+        match end {
+            BgsaveEnd::Saved => self.saved(srv, self.dirty_at_bgsave.load(Ordering::Relaxed)),
+            BgsaveEnd::Failed => srv.state.bgsave_failed.store(true, Ordering::Relaxed),
+            BgsaveEnd::Stopped => {}
         }
         self.bgsave_running.store(false, Ordering::Release);
     }

@@ -12,12 +12,14 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rudis_rdb::{AuxFields, ReplicationAux, WriteOptions, Writer};
 
+use super::child::{Job, Outcome};
 use super::codec::{self, MetaPolicy};
+use super::BgsaveEnd;
 use crate::keyspace::db::{Keyspace, Shard};
 use crate::keyspace::slot::SLOTS;
 use crate::keyspace::snapshot::ActiveSnapshot;
@@ -45,14 +47,14 @@ pub struct SaveHeader {
     functions: Vec<Vec<u8>>,
 }
 
-/// Sleeps `delay_us` per key, in short steps so that a cancelled save stops promptly.
-fn delay_per_key(delay_us: i64, keys: usize, cancel: &AtomicBool) {
+/// Sleeps `delay_us` per key, in short steps so that a stopped job ends promptly.
+pub fn delay_per_key(delay_us: i64, keys: usize, stop: &dyn Fn() -> bool) {
     if delay_us <= 0 || keys == 0 {
         return;
     }
     let step = std::time::Duration::from_millis(10);
     let mut left = std::time::Duration::from_micros(delay_us as u64 * keys as u64);
-    while !left.is_zero() && !cancel.load(Ordering::Relaxed) {
+    while !left.is_zero() && !stop() {
         let nap = left.min(step);
         std::thread::sleep(nap);
         left -= nap;
@@ -180,12 +182,12 @@ pub fn write_held<W: Write>(
 
 /// Writes a snapshot begun at the barrier `header` was captured at: each shard as the
 /// snapshot encodes it (or as a writer encoded it earlier), while clients keep writing.
-/// Stops early with an error once `cancel` is set.
+/// Stops early with an error once `stop` says so.
 pub fn write_snapshot<W: Write>(
     ks: &Keyspace,
     snap: &ActiveSnapshot,
     header: &SaveHeader,
-    cancel: &AtomicBool,
+    stop: &dyn Fn() -> bool,
     sink: W,
 ) -> rudis_rdb::Result<W> {
     let mut w = header.start(sink)?;
@@ -193,7 +195,7 @@ pub fn write_snapshot<W: Write>(
         w.select_db(db as u64)?;
         w.resize_db(keys, expires)?;
         for slot in 0..SLOTS as u16 {
-            if cancel.load(Ordering::Relaxed) {
+            if stop() {
                 return Err(rudis_rdb::Error::Io {
                     offset: w.bytes_written(),
                     source: std::io::Error::other("the save was cancelled"),
@@ -209,7 +211,7 @@ pub fn write_snapshot<W: Write>(
             };
             if let Some(bytes) = bytes {
                 w.raw(&bytes)?;
-                delay_per_key(header.key_delay_us, keys, cancel);
+                delay_per_key(header.key_delay_us, keys, stop);
             }
         }
         for chunk in snap.take_early(db) {
@@ -236,14 +238,21 @@ pub fn write_file(
     tmp: &str,
     write: impl FnOnce(BufWriter<File>) -> rudis_rdb::Result<BufWriter<File>>,
 ) -> Result<(), String> {
-    let result = write_tmp(tmp, write).and_then(|()| {
-        std::fs::rename(tmp, path).map_err(|e| {
-            format!("Error moving temp DB file {tmp} on the final destination {path}: {e}")
-        })
-    });
+    let result = write_tmp(tmp, write);
     if result.is_err() {
         let _ = std::fs::remove_file(tmp);
         return result;
+    }
+    install_file(path, tmp)
+}
+
+/// Renames the complete temporary file `tmp` over `path` and fsyncs the directory.
+pub fn install_file(path: &str, tmp: &str) -> Result<(), String> {
+    if let Err(e) = std::fs::rename(tmp, path) {
+        let _ = std::fs::remove_file(tmp);
+        return Err(format!(
+            "Error moving temp DB file {tmp} on the final destination {path}: {e}"
+        ));
     }
     sync_dir_of(path).map_err(|e| format!("Write error saving DB on disk(fsyncFileDir): {e}"))
 }
@@ -313,8 +322,31 @@ pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefuse
     if srv.rdb.bgsave_running.load(Ordering::Acquire) {
         return Err(BgsaveRefused::InProgress);
     }
+    if srv.keyspace.snapshots.is_active() {
+        return Err(BgsaveRefused::Busy);
+    }
     let header = SaveHeader::capture(srv);
+    // The writer process exists before the client hears the save started.
+    let job = match Job::start(&format!("temp-{}.rdb", super::child::PID_MARK)) {
+        Ok(job) => job,
+        Err(e) => {
+            log::write_line(
+                Verbosity::Warning,
+                &format!("Failed opening the temp RDB file for saving: {e}"),
+            );
+            srv.rdb.bgsave_started(srv);
+            srv.rdb.bgsave_finished(srv, BgsaveEnd::Failed);
+            return Ok(());
+        }
+    };
+    // Running from before the snapshot counts in `total_forks`: a client that sees the
+    // count grow sees the save in progress.
+    srv.rdb.bgsave_running.store(true, Ordering::Release);
     let Some(snap) = srv.keyspace.snapshots.begin(shard_encoder(&header)) else {
+        srv.rdb.bgsave_running.store(false, Ordering::Release);
+        let tmp = job.path().to_path_buf();
+        drop(job);
+        let _ = std::fs::remove_file(tmp);
         return Err(BgsaveRefused::Busy);
     };
     srv.rdb.bgsave_started(srv);
@@ -323,7 +355,7 @@ pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefuse
     let (owned, path) = (srv.arc(), srv.cfg().dbfilename.clone());
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
-        .spawn(move || run_bgsave(owned, snap, header, path));
+        .spawn(move || run_bgsave(owned, snap, header, job, path));
     if let Err(e) = spawned {
         // Nothing runs: it failed at once, as a failed fork does in Redis.
         log::write_line(
@@ -331,38 +363,66 @@ pub fn start_bgsave(srv: &Server, _barrier: &Txn<'_>) -> Result<(), BgsaveRefuse
             &format!("Can't save in background: {e}"),
         );
         srv.keyspace.snapshots.end();
-        srv.rdb.bgsave_finished(srv, false);
+        srv.rdb.bgsave_finished(srv, BgsaveEnd::Failed);
         return Ok(());
     }
     log::write_line(Verbosity::Notice, "Background saving started");
     Ok(())
 }
 
-fn run_bgsave(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, header: SaveHeader, path: String) {
-    // Not SAVE's name: a SAVE (at shutdown, or DEBUG RELOAD) may run while this one is
-    // being abandoned.
-    let tmp = format!("temp-{}-bg.rdb", std::process::id());
-    let result = write_file(&path, &tmp, |sink| {
-        write_snapshot(&srv.keyspace, &snap, &header, &srv.rdb.cancel, sink)
+fn run_bgsave(
+    srv: Arc<Server>,
+    snap: Arc<ActiveSnapshot>,
+    header: SaveHeader,
+    job: Job,
+    path: String,
+) {
+    let tmp = job.path().to_string_lossy().into_owned();
+    let outcome = job.run(&srv.rdb.cancel, |sink, stop| {
+        write_snapshot(&srv.keyspace, &snap, &header, stop, sink)
+            .map_err(|e| format!("Write error saving DB on disk(rdbSaveRio): {e}"))
     });
     srv.keyspace.snapshots.end();
     let cow_bytes = snap.early_total_bytes.load(Ordering::Relaxed);
     srv.rdb.last_cow_bytes.store(cow_bytes, Ordering::Relaxed);
-    let ok = result.is_ok();
-    match result {
-        Ok(()) => {
+    let outcome = match outcome {
+        Outcome::Written => match install_file(&path, &tmp) {
+            Ok(()) => Outcome::Written,
+            Err(e) => Outcome::Failed(e),
+        },
+        other => {
+            let _ = std::fs::remove_file(&tmp);
+            other
+        }
+    };
+    match outcome {
+        Outcome::Written => {
             log::write_line(Verbosity::Notice, "DB saved on disk");
             log::write_line(
                 Verbosity::Notice,
                 "Background saving terminated with success",
             );
+            srv.rdb.bgsave_finished(&srv, BgsaveEnd::Saved);
         }
-        Err(e) => {
+        Outcome::Failed(e) => {
             log::write_line(Verbosity::Warning, &e);
             log::write_line(Verbosity::Warning, "Background saving error");
+            srv.rdb.bgsave_finished(&srv, BgsaveEnd::Failed);
+        }
+        Outcome::Signalled(sig) => {
+            log::write_line(
+                Verbosity::Warning,
+                &format!("Background saving terminated by signal {sig}"),
+            );
+            // As in Redis, a save the server itself stopped (SIGUSR1) is not an error.
+            let end = if sig == libc::SIGUSR1 {
+                BgsaveEnd::Stopped
+            } else {
+                BgsaveEnd::Failed
+            };
+            srv.rdb.bgsave_finished(&srv, end);
         }
     }
-    srv.rdb.bgsave_finished(&srv, ok);
 }
 
 /// Abandons a running BGSAVE and waits (a little) for its thread to stop: its temporary file

@@ -15,7 +15,7 @@
 //! acknowledged anything for `repl-timeout`.
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -346,14 +346,14 @@ fn spawn_snapshot(
     let spawned = std::thread::Builder::new()
         .name("repl-snapshot".into())
         .spawn(move || {
-            let cancel = AtomicBool::new(false);
+            let stop = || false;
             let result = match target {
                 Target::File => {
                     let path = srv.cfg().dbfilename.clone();
                     let tmp = format!("temp-{}-repl.rdb", std::process::id());
                     let dirty = srv.rdb.dirty_now(&srv);
                     let r = save::write_file(&path, &tmp, |sink| {
-                        save::write_snapshot(&srv.keyspace, &snap, &header, &cancel, sink)
+                        save::write_snapshot(&srv.keyspace, &snap, &header, &stop, sink)
                     });
                     // Opened before the snapshot ends, so a later save cannot replace the
                     // file this replica is sent.
@@ -369,7 +369,7 @@ fn spawn_snapshot(
                         chan,
                         buf: Vec::with_capacity(TRANSFER_CHUNK_BYTES),
                     };
-                    save::write_snapshot(&srv.keyspace, &snap, &header, &cancel, sink)
+                    save::write_snapshot(&srv.keyspace, &snap, &header, &stop, sink)
                         .and_then(|mut w| {
                             w.flush().map_err(|e| rudis_rdb::Error::Io {
                                 offset: 0,

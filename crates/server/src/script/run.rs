@@ -70,10 +70,11 @@ fn prepare(srv: &Server, client: &Client, spec: &RunSpec, oom: bool) -> Result<(
     }
     if spec.flags & shebang::NO_WRITES == 0 {
         let cfg = srv.cfg();
-        if srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only && !client.is_master {
+        if srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only && !client.must_obey()
+        {
             return Err("READONLY Can not run script with write flag on readonly replica".into());
         }
-        if dispatch::writes_refused_by_disk_error(srv) && !client.is_master {
+        if dispatch::writes_refused_by_disk_error(srv) && !client.must_obey() {
             return Err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into());
         }
         if spec.read_only {
@@ -81,7 +82,7 @@ fn prepare(srv: &Server, client: &Client, spec: &RunSpec, oom: bool) -> Result<(
         }
     }
     let allows_oom = spec.flags & (shebang::ALLOW_OOM | shebang::NO_WRITES) != 0;
-    if oom && !allows_oom && !client.is_master {
+    if oom && !allows_oom && !client.must_obey() {
         // Redis refuses the call at its gate here (the script's flags make it deny-oom).
         return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
     }
@@ -117,6 +118,7 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
     client.deny_blocking = true;
     client.is_script = true;
     client.is_master = ctx.client.is_master;
+    client.is_aof_loader = ctx.client.is_aof_loader;
     client.user = ctx.client.user.clone();
     let read_only = spec.read_only || spec.flags & shebang::NO_WRITES != 0;
     client.info.resp.store(2, Ordering::Relaxed);
@@ -133,6 +135,7 @@ pub fn run(vm: &Vm, scripting: &Scripting, ctx: &mut Ctx, spec: RunSpec) -> CmdR
         scripting,
     });
     scripting.begin(&spec, ctx.client.is_master);
+    vm.watch_slow(&spec.name, spec.is_eval, ctx.srv.cfg().busy_reply_threshold);
     let outcome = execute(vm, &run, &spec, keys, args, ctx.reply);
     scripting.end();
     if scripting.was_killed() {
@@ -414,7 +417,7 @@ impl RunCtx<'_, '_> {
         if self.read_only && spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 {
             return reject("Write commands are not allowed from read-only scripts.");
         }
-        if spec.has(flag::WRITE) && !self.wrote && !self.client.is_master {
+        if spec.has(flag::WRITE) && !self.wrote && !self.client.must_obey() {
             let cfg = self.srv.cfg();
             if self.srv.state.replica.load(Ordering::Relaxed) && cfg.replica_read_only {
                 return reject("-READONLY You can't write against a read only replica.");
@@ -430,7 +433,7 @@ impl RunCtx<'_, '_> {
         if self.oom
             && !allows_oom
             && !self.wrote
-            && !self.client.is_master
+            && !self.client.must_obey()
             && spec.has(flag::DENYOOM)
         {
             return reject("-OOM command not allowed when used memory > 'maxmemory'.");

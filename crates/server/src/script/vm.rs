@@ -39,6 +39,9 @@ pub struct Vm {
     kill: Arc<AtomicBool>,
     /// While FUNCTION LOAD runs a library's code: when it must stop (Unix ms; 0: never).
     pub load_deadline_ms: Arc<AtomicI64>,
+    /// When the running script passes `busy-reply-threshold` (unix ms; 0: not watched), and
+    /// its name: the hook then logs that a slow script runs, once.
+    pub slow_after: Arc<parking_lot::Mutex<SlowWatch>>,
 }
 
 /// The error of a library whose loading ran too long.
@@ -69,6 +72,7 @@ impl Vm {
             libraries: Default::default(),
             kill,
             load_deadline_ms: Arc::new(AtomicI64::new(0)),
+            slow_after: Default::default(),
         };
         vm.install_hook(false)?;
         Ok(vm)
@@ -79,6 +83,7 @@ impl Vm {
     pub fn install_hook(&self, every_line: bool) -> mlua::Result<()> {
         let kill = self.kill.clone();
         let deadline = self.load_deadline_ms.clone();
+        let slow = self.slow_after.clone();
         let triggers = if every_line {
             HookTriggers::new().every_line()
         } else {
@@ -91,6 +96,7 @@ impl Vm {
                 });
                 return Err(mlua::Error::RuntimeError(KILLED.into()));
             }
+            note_if_slow(&slow);
             let until_ms = deadline.load(Ordering::Relaxed);
             if until_ms > 0 && crate::server::unix_ms() > until_ms {
                 let _ = lua.set_hook(HookTriggers::new().every_line(), |_, _| {
@@ -100,6 +106,21 @@ impl Vm {
             }
             Ok(VmState::Continue)
         })
+    }
+
+    /// Starts watching the script about to run for slowness (`threshold_ms` 0: not).
+    pub fn watch_slow(&self, name: &str, is_eval: bool, threshold_ms: i64) {
+        let started_ms = crate::server::unix_ms();
+        *self.slow_after.lock() = SlowWatch {
+            at_ms: if threshold_ms > 0 {
+                started_ms + threshold_ms
+            } else {
+                0
+            },
+            started_ms,
+            name: name.to_string(),
+            is_eval,
+        };
     }
 
     /// The read-only view of the globals user code runs with.
@@ -175,4 +196,37 @@ pub fn lua_error_text(e: &mlua::Error) -> String {
         mlua::Error::WithContext { cause, .. } => lua_error_text(cause),
         other => other.to_string(),
     }
+}
+
+/// The running script, watched for passing `busy-reply-threshold`.
+#[derive(Default)]
+pub struct SlowWatch {
+    /// Unix ms the threshold is passed; 0 when not watched (or already reported).
+    at_ms: i64,
+    started_ms: i64,
+    name: String,
+    is_eval: bool,
+}
+
+/// Logs, once per run, that the running script passed `busy-reply-threshold`, as Redis does.
+fn note_if_slow(slow: &parking_lot::Mutex<SlowWatch>) {
+    let mut w = slow.lock();
+    let now = crate::server::unix_ms();
+    if w.at_ms == 0 || now <= w.at_ms {
+        return;
+    }
+    let kill = if w.is_eval {
+        "SCRIPT KILL"
+    } else {
+        "FUNCTION KILL"
+    };
+    crate::server::log::write_line(
+        crate::server::log::Verbosity::Warning,
+        &format!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the {kill} command. Script name is: {}.",
+            now - w.started_ms,
+            w.name
+        ),
+    );
+    w.at_ms = 0;
 }

@@ -321,6 +321,8 @@ pub struct Client {
     pub is_local: bool,
     /// This connection is our master's replication link.
     pub is_master: bool,
+    /// The fake client loading the AOF.
+    pub is_aof_loader: bool,
     /// Pub/Sub subscriptions of this connection.
     pub subscriptions: crate::pubsub::Subscriptions,
     /// The client may not block (scripts, MULTI replay); SUBSCRIBE is refused.
@@ -398,6 +400,13 @@ impl AccountingCfg {
 }
 
 impl Client {
+    /// Commands of this client are facts to apply, not requests to judge (Redis's
+    /// `mustObeyClient`): our master's, and the AOF's. Read-only replica, MISCONF and OOM
+    /// refusals do not apply to them.
+    pub fn must_obey(&self) -> bool {
+        self.is_master || self.is_aof_loader
+    }
+
     pub fn new(info: Arc<ClientInfo>, peer: Option<SocketAddr>) -> Self {
         let is_local = match peer {
             Some(SocketAddr::V4(a)) => a.ip().octets() == [127, 0, 0, 1],
@@ -419,6 +428,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             is_local,
             is_master: false,
+            is_aof_loader: false,
             subscriptions: Default::default(),
             deny_blocking: false,
             blocked: None,

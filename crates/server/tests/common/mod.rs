@@ -219,6 +219,43 @@ impl ServerProcess {
         None
     }
 
+    /// Waits (up to 10 s) for the process to exit by itself; returns its exit status code.
+    pub fn terminate_wait(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The pids of the server's child processes (its background writers).
+    pub fn children(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()));
+        for task in tasks.into_iter().flatten().flatten() {
+            let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            pids.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+        pids
+    }
+
+    /// Kills the server's only child process with `signal`; returns its pid.
+    pub fn kill_child(&self, signal: i32) -> u32 {
+        let children = self.children();
+        assert_eq!(children.len(), 1, "one child process: {children:?}");
+        // SAFETY: signalling a child of the server we spawned, by its PID.
+        unsafe {
+            libc_kill(children[0] as i32, signal);
+        }
+        children[0]
+    }
+
     /// The server's log file contents.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()

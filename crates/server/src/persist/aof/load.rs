@@ -291,6 +291,7 @@ impl<'s> Runner<'s> {
         let mut client = Client::new(info, None);
         client.authenticated = true;
         client.deny_blocking = true;
+        client.is_aof_loader = true;
         Runner {
             srv,
             client,

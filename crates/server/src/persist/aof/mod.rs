@@ -29,7 +29,7 @@ pub mod rewrite;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,11 +76,27 @@ pub struct Aof {
     pub delayed_fsyncs: AtomicU64,
     /// Unix ms of the last fsync.
     last_fsync_ms: AtomicI64,
-    /// Unix ms of the last failed rewrite (automatic rewrites then wait).
-    pub last_failure_ms: AtomicI64,
     /// Asks the running rewrite to stop (the AOF is being turned off).
     pub cancel_rewrite: AtomicBool,
+    /// The pid of the running (or last) rewrite's writer process.
+    pub writer_pid: AtomicU32,
+    /// Automatic and scheduled rewrites after repeated failures: see [`Aof::rewrite_limited`].
+    limit: Mutex<RewriteLimit>,
 }
+
+/// After [`LIMIT_THRESHOLD`] consecutive failed rewrites, automatic and scheduled ones wait:
+/// 1 minute, then twice as long after each further failure, at most an hour (Redis's rule,
+/// so a failing disk does not breed a new incremental file every second). BGREWRITEAOF is
+/// never held back.
+#[derive(Default)]
+struct RewriteLimit {
+    delay_minutes: i64,
+    /// Unix seconds before which no automatic rewrite starts; 0 when not limited.
+    until_s: i64,
+}
+
+const LIMIT_THRESHOLD: u64 = 3;
+const LIMIT_MAX_MINUTES: i64 = 60;
 
 impl Default for Aof {
     fn default() -> Self {
@@ -107,8 +123,9 @@ impl Default for Aof {
             last_write_ok: AtomicBool::new(true),
             delayed_fsyncs: AtomicU64::new(0),
             last_fsync_ms: AtomicI64::new(0),
-            last_failure_ms: AtomicI64::new(0),
             cancel_rewrite: AtomicBool::new(false),
+            writer_pid: AtomicU32::new(0),
+            limit: Mutex::new(RewriteLimit::default()),
         }
     }
 }
@@ -268,6 +285,34 @@ impl Aof {
         self.older_bytes.load(Ordering::Relaxed) + self.current.lock().incr_bytes
     }
 
+    /// True while automatic and scheduled rewrites are held back after repeated failures.
+    /// Entering the limit logs it once.
+    pub fn rewrite_limited(&self) -> bool {
+        let mut limit = self.limit.lock();
+        if self.rewrite_failures.load(Ordering::Relaxed) < LIMIT_THRESHOLD {
+            *limit = RewriteLimit::default();
+            return false;
+        }
+        let now_s = unix_ms() / 1000;
+        if limit.until_s != 0 {
+            if now_s < limit.until_s {
+                return true;
+            }
+            limit.until_s = 0;
+            return false;
+        }
+        limit.delay_minutes = (limit.delay_minutes * 2).clamp(1, LIMIT_MAX_MINUTES);
+        limit.until_s = now_s + limit.delay_minutes * 60;
+        log::write_line(
+            Verbosity::Warning,
+            &format!(
+                "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+                limit.delay_minutes
+            ),
+        );
+        true
+    }
+
     /// Bytes fed but not written yet (`aof_buffer_length`).
     pub fn buffered_bytes(&self) -> usize {
         self.pending.lock().len()
@@ -355,6 +400,13 @@ pub fn delete_history(srv: &Server, m: &mut Manifest) -> Result<(), String> {
     persist_manifest(srv, m)
 }
 
+/// Deletes the history files now, unless `aof-disable-auto-gc` (turning it off collects what
+/// it kept, as in Redis).
+pub fn collect_history(srv: &Server) {
+    let mut m = srv.aof.manifest.lock();
+    let _ = delete_history(srv, &mut m);
+}
+
 /// The cron's part: an automatic rewrite when the AOF grew past `auto-aof-rewrite-percentage`
 /// of its size after the last rewrite (and `auto-aof-rewrite-min-size`), or a scheduled one.
 pub fn cron(srv: &Server) {
@@ -363,7 +415,9 @@ pub fn cron(srv: &Server) {
         return;
     }
     if aof.rewrite_scheduled.load(Ordering::Acquire) {
-        rewrite::start_from_cron(srv);
+        if !aof.rewrite_limited() {
+            rewrite::start_from_cron(srv);
+        }
         return;
     }
     let cfg = srv.cfg();
@@ -371,13 +425,12 @@ pub fn cron(srv: &Server) {
         return;
     }
     let size = aof.current_size();
+    if (size as i64) <= cfg.auto_aof_rewrite_min_size {
+        return;
+    }
     let base = aof.base_size.load(Ordering::Relaxed).max(1);
-    let growth = (size.saturating_sub(base) * 100 / base) as i64;
-    let failed_recently = unix_ms() - aof.last_failure_ms.load(Ordering::Relaxed) < 60_000;
-    if size as i64 >= cfg.auto_aof_rewrite_min_size
-        && growth >= cfg.auto_aof_rewrite_percentage
-        && !failed_recently
-    {
+    let growth = (size * 100 / base) as i64 - 100;
+    if growth >= cfg.auto_aof_rewrite_percentage && !aof.rewrite_limited() {
         log::write_line(
             Verbosity::Notice,
             &format!("Starting automatic rewriting of AOF on {growth}% growth"),

@@ -4,7 +4,6 @@
 //! keys with a TTL; a `#TS:` annotation first when `aof-timestamp-enabled` is on.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::keyspace::db::{Keyspace, Shard};
 use crate::keyspace::slot::SLOTS;
@@ -165,34 +164,66 @@ pub fn shard_encoder() -> ShardEncoder {
     })
 }
 
-/// Writes a snapshot begun with [`shard_encoder`]: databases `dbs` (non-empty at the
-/// barrier), each after its SELECT.
+/// What a base in command form holds besides the keys, fixed at the rewrite's barrier.
+pub struct CommandBase {
+    /// The databases non-empty at the barrier.
+    pub dbs: Vec<usize>,
+    /// The `#TS:` annotation to open with (`aof-timestamp-enabled`).
+    pub timestamp_s: Option<i64>,
+    /// The function libraries' code, loaded first with FUNCTION LOAD as Redis writes them.
+    pub functions: Vec<Vec<u8>>,
+    /// `rdb-key-save-delay`: microseconds to wait per key.
+    pub key_delay_us: i64,
+}
+
+impl CommandBase {
+    /// What comes before the keys: the timestamp, then a FUNCTION LOAD per library.
+    fn write_preamble<W: Write>(&self, sink: &mut W) -> std::io::Result<()> {
+        if let Some(ts) = self.timestamp_s {
+            write!(sink, "#TS:{ts}\r\n")?;
+        }
+        let mut out = Vec::new();
+        for code in &self.functions {
+            out.clear();
+            encode_command(&[b"FUNCTION", b"LOAD", code], &mut out);
+            sink.write_all(&out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a snapshot begun with [`shard_encoder`]: the preamble, then each database of
+/// `base.dbs` after its SELECT, waiting `base.key_delay_us` per key. Stops early with an
+/// error once `stop` says so.
 pub fn write_snapshot<W: Write>(
     ks: &Keyspace,
     snap: &ActiveSnapshot,
-    dbs: &[usize],
-    timestamp_s: Option<i64>,
-    cancel: &AtomicBool,
+    base: &CommandBase,
+    stop: &dyn Fn() -> bool,
     mut sink: W,
 ) -> std::io::Result<W> {
-    if let Some(ts) = timestamp_s {
-        write!(sink, "#TS:{ts}\r\n")?;
-    }
-    for &db in dbs {
+    base.write_preamble(&mut sink)?;
+    let key_delay_us = base.key_delay_us;
+    for &db in &base.dbs {
         let mut select = Vec::new();
         let n = db.to_string();
         encode_command(&[b"SELECT", n.as_bytes()], &mut select);
         sink.write_all(&select)?;
         for slot in 0..SLOTS as u16 {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(std::io::Error::other("the rewrite was cancelled"));
+            if stop() {
+                return Err(std::io::Error::other("the rewrite was stopped"));
             }
             let Some(shard) = ks.db(db).shard_if_allocated(slot) else {
                 break;
             };
-            let bytes = snap.serialize(db, slot, &mut shard.lock());
+            let (bytes, keys) = {
+                let mut guard = shard.lock();
+                let keys = guard.keys.len();
+                (snap.serialize(db, slot, &mut guard), keys)
+            };
             if let Some(bytes) = bytes {
                 sink.write_all(&bytes)?;
+                crate::persist::save::delay_per_key(key_delay_us, keys, stop);
             }
         }
         for chunk in snap.take_early(db) {
@@ -203,14 +234,8 @@ pub fn write_snapshot<W: Write>(
 }
 
 /// Writes the whole keyspace, held exclusively, in command form (start-up base).
-pub fn write_held<W: Write>(
-    ks: &Keyspace,
-    timestamp_s: Option<i64>,
-    mut sink: W,
-) -> std::io::Result<W> {
-    if let Some(ts) = timestamp_s {
-        write!(sink, "#TS:{ts}\r\n")?;
-    }
+pub fn write_held<W: Write>(ks: &Keyspace, base: &CommandBase, mut sink: W) -> std::io::Result<W> {
+    base.write_preamble(&mut sink)?;
     for (db, d) in ks.dbs().iter().enumerate() {
         if d.key_count() == 0 {
             continue;

@@ -10,17 +10,18 @@
 //! history files are deleted. Until then the old manifest, which names the old files and
 //! (when the AOF was on) the new incremental file, describes the data completely.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{delete_history, dir_of, open_append, persist_manifest};
 use crate::keyspace::snapshot::ActiveSnapshot;
 use crate::keyspace::txn::Txn;
+use crate::persist::child::{Job, Outcome, PID_MARK};
 use std::fs::File;
 use std::io::BufWriter;
 
-use super::resp_base;
+use super::resp_base::{self, CommandBase};
 use crate::persist::save::{shard_encoder, write_held, write_snapshot, SaveHeader};
 use crate::server::log::{self, Verbosity};
 use crate::server::{unix_ms, Server};
@@ -40,11 +41,8 @@ pub enum Refused {
 enum BaseFormat {
     /// An RDB image (`aof-use-rdb-preamble yes`).
     Rdb(SaveHeader),
-    /// Commands: the databases non-empty at the barrier, and the `#TS:` to open with.
-    Commands {
-        dbs: Vec<usize>,
-        timestamp_s: Option<i64>,
-    },
+    /// Commands.
+    Commands(CommandBase),
 }
 
 impl BaseFormat {
@@ -62,14 +60,18 @@ impl BaseFormat {
             .filter(|(_, d)| d.key_count() > 0)
             .map(|(i, _)| i)
             .collect();
-        let timestamp_s = cfg.aof_timestamp_enabled.then(|| unix_ms() / 1000);
-        BaseFormat::Commands { dbs, timestamp_s }
+        BaseFormat::Commands(CommandBase {
+            dbs,
+            timestamp_s: cfg.aof_timestamp_enabled.then(|| unix_ms() / 1000),
+            functions: srv.scripting.library_codes(),
+            key_delay_us: cfg.rdb_key_save_delay,
+        })
     }
 
     fn encoder(&self) -> crate::keyspace::snapshot::ShardEncoder {
         match self {
             BaseFormat::Rdb(header) => shard_encoder(header),
-            BaseFormat::Commands { .. } => resp_base::shard_encoder(),
+            BaseFormat::Commands(_) => resp_base::shard_encoder(),
         }
     }
 }
@@ -105,8 +107,8 @@ pub fn write_base_held(srv: &Server, path: &Path) -> Result<(), String> {
     let format = BaseFormat::capture(srv);
     write_then_rename(path, &temp_name(srv), |sink| match &format {
         BaseFormat::Rdb(header) => write_held(&mut txn, header, sink).map_err(|e| e.to_string()),
-        BaseFormat::Commands { timestamp_s, .. } => {
-            resp_base::write_held(&srv.keyspace, *timestamp_s, sink).map_err(|e| e.to_string())
+        BaseFormat::Commands(base) => {
+            resp_base::write_held(&srv.keyspace, base, sink).map_err(|e| e.to_string())
         }
     })
 }
@@ -122,8 +124,53 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
     if aof.rewrite_in_progress.load(Ordering::Acquire) {
         return Err(Refused::InProgress);
     }
+    if srv.keyspace.snapshots.is_active() {
+        aof.rewrite_scheduled.store(true, Ordering::Release);
+        return Err(Refused::Busy);
+    }
+    // Running from before the snapshot counts in `total_forks`: a client that sees the
+    // count grow sees the rewrite in progress.
+    aof.rewrite_in_progress.store(true, Ordering::Release);
+    let begun = begin(srv);
+    if begun.is_err() {
+        aof.rewrite_in_progress.store(false, Ordering::Release);
+    }
+    begun
+}
+
+/// Starts the writer, the snapshot, the new incremental file and the thread.
+fn begin(srv: &Server) -> Result<(), Refused> {
+    let aof = &srv.aof;
+    let dir = dir_of(srv);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        log::write_line(
+            Verbosity::Warning,
+            &format!(
+                "Can't open or create append-only dir {}: {e}",
+                dir.display()
+            ),
+        );
+        rewrite_failed(srv);
+        return Err(Refused::Failed);
+    }
     let format = BaseFormat::capture(srv);
+    // The writer process exists before the client hears the rewrite started. Its file is
+    // in the working directory, as Redis's, until it becomes the base.
+    let job = match Job::start(&format!("temp-rewriteaof-bg-{PID_MARK}.aof")) {
+        Ok(job) => job,
+        Err(e) => {
+            log::write_line(
+                Verbosity::Warning,
+                &format!("Opening the temp file for AOF rewrite failed: {e}"),
+            );
+            rewrite_failed(srv);
+            return Err(Refused::Failed);
+        }
+    };
+    let tmp = job.path().to_path_buf();
     let Some(snap) = srv.keyspace.snapshots.begin(format.encoder()) else {
+        drop(job);
+        let _ = std::fs::remove_file(&tmp);
         aof.rewrite_scheduled.store(true, Ordering::Release);
         return Err(Refused::Busy);
     };
@@ -131,25 +178,26 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
     if let Err(e) = open_new_incr(srv, enabling) {
         log::write_line(Verbosity::Warning, &e);
         srv.keyspace.snapshots.end();
+        drop(job);
+        let _ = std::fs::remove_file(&tmp);
         rewrite_failed(srv);
         return Err(Refused::Failed);
     }
     aof.rewrite_scheduled.store(false, Ordering::Release);
     // Counted when it starts, as Redis counts its rewrite children.
     aof.rewrites.fetch_add(1, Ordering::Relaxed);
-    aof.rewrite_in_progress.store(true, Ordering::Release);
     aof.rewrite_started_ms.store(unix_ms(), Ordering::Relaxed);
+    aof.writer_pid.store(job.pid(), Ordering::Relaxed);
     let owned = srv.arc();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
-        .spawn(move || run(owned, snap, format));
+        .spawn(move || run(owned, snap, format, job, tmp));
     if let Err(e) = spawned {
         log::write_line(
             Verbosity::Warning,
             &format!("Can't rewrite append only file in background: {e}"),
         );
         srv.keyspace.snapshots.end();
-        aof.rewrite_in_progress.store(false, Ordering::Release);
         rewrite_failed(srv);
         return Err(Refused::Failed);
     }
@@ -161,7 +209,9 @@ pub fn start(srv: &Server, _barrier: &Txn<'_>) -> Result<(), Refused> {
 }
 
 /// At the barrier: commands from now on go to a new incremental file. When the AOF is on,
-/// the manifest names it at once, so a crash during the rewrite loses nothing.
+/// the manifest names it at once, so a crash during the rewrite loses nothing. When the
+/// rewrite turns the AOF on, they go to a temporary incremental file that the manifest
+/// names only once the base is written (Redis's `temp-<appendfilename>.incr`).
 fn open_new_incr(srv: &Server, enabling: bool) -> Result<(), String> {
     let aof = &srv.aof;
     if !aof.is_on() && !enabling {
@@ -175,7 +225,11 @@ fn open_new_incr(srv: &Server, enabling: bool) -> Result<(), String> {
         )
     })?;
     let mut m = aof.manifest.lock().clone();
-    let name = m.new_incr(&srv.cfg().appendfilename);
+    let name = if aof.is_on() {
+        m.new_incr(&srv.cfg().appendfilename)
+    } else {
+        temp_incr_name(srv)
+    };
     let (file, _) = open_append(&dir.join(&name), true)
         .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
     if aof.is_on() {
@@ -190,33 +244,41 @@ fn open_new_incr(srv: &Server, enabling: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// The incremental file written while a rewrite turns the AOF on.
+fn temp_incr_name(srv: &Server) -> String {
+    format!("temp-{}.incr", srv.cfg().appendfilename)
+}
+
 /// The cron's part: starts a scheduled or automatic rewrite.
 pub fn start_from_cron(srv: &Server) {
     let barrier = Txn::exclusive(&srv.keyspace, 0, unix_ms());
     let _ = start(srv, &barrier);
 }
 
-fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
-    let tmp = temp_name(&srv);
-    let part = tmp.with_extension("part");
-    let (ks, cancel) = (&srv.keyspace, &srv.aof.cancel_rewrite);
-    let written = write_then_rename(&tmp, &part, |sink| match &format {
+fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat, job: Job, tmp: PathBuf) {
+    let ks = &srv.keyspace;
+    let outcome = job.run(&srv.aof.cancel_rewrite, |sink, stop| match &format {
         BaseFormat::Rdb(header) => {
-            write_snapshot(ks, &snap, header, cancel, sink).map_err(|e| e.to_string())
+            write_snapshot(ks, &snap, header, stop, sink).map_err(|e| e.to_string())
         }
-        BaseFormat::Commands { dbs, timestamp_s } => {
-            resp_base::write_snapshot(ks, &snap, dbs, *timestamp_s, cancel, sink)
-                .map_err(|e| e.to_string())
+        BaseFormat::Commands(base) => {
+            resp_base::write_snapshot(ks, &snap, base, stop, sink).map_err(|e| e.to_string())
         }
     });
     srv.keyspace.snapshots.end();
-    let result = written.and_then(|()| install_base(&srv, &tmp));
+    let outcome = match outcome {
+        Outcome::Written => match install_base(&srv, &tmp) {
+            Ok(()) => Outcome::Written,
+            Err(e) => Outcome::Failed(e),
+        },
+        other => other,
+    };
     let aof = &srv.aof;
     let started = aof.rewrite_started_ms.load(Ordering::Relaxed);
     aof.last_rewrite_secs
         .store((unix_ms() - started) / 1000, Ordering::Relaxed);
-    match result {
-        Ok(()) => {
+    match outcome {
+        Outcome::Written => {
             aof.rewrite_failures.store(0, Ordering::Relaxed);
             aof.last_rewrite_ok.store(true, Ordering::Relaxed);
             log::write_line(
@@ -228,15 +290,7 @@ fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
                 "Background AOF rewrite finished successfully",
             );
         }
-        Err(_) if aof.cancel_rewrite.load(Ordering::Relaxed) => {
-            let _ = std::fs::remove_file(&tmp);
-            log::write_line(
-                Verbosity::Warning,
-                "Background AOF rewrite terminated by the AOF being turned off",
-            );
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+        Outcome::Failed(e) => {
             log::write_line(Verbosity::Warning, &e);
             log::write_line(
                 Verbosity::Warning,
@@ -244,15 +298,41 @@ fn run(srv: Arc<Server>, snap: Arc<ActiveSnapshot>, format: BaseFormat) {
             );
             rewrite_failed(&srv);
         }
+        Outcome::Signalled(sig) => {
+            log::write_line(
+                Verbosity::Warning,
+                &format!("Background AOF rewrite terminated by signal {sig}"),
+            );
+            // As in Redis, a rewrite the server itself stopped (SIGUSR1) is not a failure.
+            if sig != libc::SIGUSR1 {
+                rewrite_failed(&srv);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&tmp);
+    if !aof.is_on() && aof.accepting.load(Ordering::Acquire) {
+        // The rewrite was to turn the AOF on: drop what the temporary incremental file
+        // gathered, and try again.
+        drop_temp_incr(&srv);
+        aof.rewrite_scheduled.store(true, Ordering::Release);
     }
     aof.rewrite_in_progress.store(false, Ordering::Release);
+}
+
+/// Removes the temporary incremental file of a failed rewrite that was turning the AOF on.
+fn drop_temp_incr(srv: &Server) {
+    let name = temp_incr_name(srv);
+    log::write_line(
+        Verbosity::Notice,
+        &format!("Removing the temp incr aof file {name} in the background"),
+    );
+    let _ = std::fs::remove_file(dir_of(srv).join(name));
 }
 
 fn rewrite_failed(srv: &Server) {
     let aof = &srv.aof;
     aof.rewrite_failures.fetch_add(1, Ordering::Relaxed);
     aof.last_rewrite_ok.store(false, Ordering::Relaxed);
-    aof.last_failure_ms.store(unix_ms(), Ordering::Relaxed);
 }
 
 /// The new base is on disk: it becomes the base in the manifest, the files it replaces
@@ -265,18 +345,43 @@ fn install_base(srv: &Server, tmp: &Path) -> Result<(), String> {
     let turning_on = !aof.is_on() && cfg.appendonly && aof.accepting.load(Ordering::Acquire);
     let mut next = m.clone();
     let name = next.new_base(&cfg.appendfilename, cfg.aof_use_rdb_preamble);
-    if aof.is_on() || turning_on {
-        next.retire_incrs_but_last();
-    } else {
-        next.retire_incrs_but_last();
+    std::fs::rename(tmp, dir.join(&name))
+        .map_err(|e| format!("Error trying to rename the temporary AOF base file {name}: {e}"))?;
+    log::write_line(
+        Verbosity::Notice,
+        &format!(
+            "Successfully renamed the temporary AOF base file {} into {name}",
+            tmp.display()
+        ),
+    );
+    if turning_on {
+        // The temporary incremental file becomes the first one the manifest names; the
+        // open file follows the rename.
+        let temp_incr = temp_incr_name(srv);
+        let incr = next.new_incr(&cfg.appendfilename);
+        if let Err(e) = std::fs::rename(dir.join(&temp_incr), dir.join(&incr)) {
+            let _ = std::fs::remove_file(dir.join(&name));
+            return Err(format!(
+                "Error trying to rename the temporary AOF incr file {temp_incr} into {incr}: {e}"
+            ));
+        }
+        log::write_line(
+            Verbosity::Notice,
+            &format!("Successfully renamed the temporary AOF incr file {temp_incr} into {incr}"),
+        );
+    }
+    next.retire_incrs_but_last();
+    if !aof.is_on() && !turning_on {
+        // No file is being appended to: the last incremental file is history too.
         if let Some(mut last) = next.incrs.pop() {
             last.kind = super::manifest::FileKind::History;
             next.history.insert(0, last);
         }
     }
-    std::fs::rename(tmp, dir.join(&name))
-        .map_err(|e| format!("Error trying to rename the temporary AOF base file {name}: {e}"))?;
-    persist_manifest(srv, &next)?;
+    if let Err(e) = persist_manifest(srv, &next) {
+        let _ = std::fs::remove_file(dir.join(&name));
+        return Err(e);
+    }
     let base_bytes = std::fs::metadata(dir.join(&name)).map_or(0, |md| md.len());
     aof.older_bytes.store(base_bytes, Ordering::Relaxed);
     if turning_on {
@@ -320,12 +425,18 @@ pub fn config_changed(srv: &Server, may_take_barrier: bool) {
 
 /// Stops a running rewrite and waits (a little) for its thread to end, as Redis kills its
 /// rewrite child when the AOF is turned off.
-fn cancel_running(srv: &Server) {
+pub fn cancel_running(srv: &Server) {
     let aof = &srv.aof;
     if !aof.rewrite_in_progress.load(Ordering::Acquire) {
         return;
     }
-    log::write_line(Verbosity::Notice, "Killing running AOF rewrite");
+    log::write_line(
+        Verbosity::Notice,
+        &format!(
+            "Killing running AOF rewrite child: {}",
+            aof.writer_pid.load(Ordering::Relaxed)
+        ),
+    );
     aof.cancel_rewrite.store(true, Ordering::Relaxed);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while aof.rewrite_in_progress.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
