@@ -27,6 +27,7 @@ pub mod scripting;
 pub mod set;
 pub mod sort;
 pub mod stream;
+pub mod stream_group;
 pub mod string;
 pub mod transaction;
 pub mod util;
@@ -58,6 +59,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         set::COMMANDS,
         sort::COMMANDS,
         stream::COMMANDS,
+        stream_group::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
         zset::COMMANDS,
