@@ -27,7 +27,11 @@ pub mod scripting;
 pub mod set;
 pub mod sort;
 pub mod stream;
+pub mod stream_claim;
 pub mod stream_group;
+pub mod stream_info;
+pub mod stream_pel;
+pub mod stream_readgroup;
 pub mod string;
 pub mod transaction;
 pub mod util;
@@ -60,6 +64,10 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         sort::COMMANDS,
         stream::COMMANDS,
         stream_group::COMMANDS,
+        stream_readgroup::COMMANDS,
+        stream_pel::COMMANDS,
+        stream_claim::COMMANDS,
+        stream_info::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
         zset::COMMANDS,

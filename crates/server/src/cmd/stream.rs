@@ -475,7 +475,7 @@ fn xrevrange(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 }
 
 /// An interval bound: `(id` is exclusive.
-fn parse_bound(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
+pub fn parse_bound(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
     if arg.len() > 1 && arg[0] == b'(' {
         Ok((parse_id(&arg[1..], missing_seq, true, false)?.0, true))
     } else {
@@ -581,6 +581,13 @@ fn xread(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let mut after = Vec::with_capacity(n);
     for (k, key) in keys.iter().enumerate() {
         let arg = argv.get(streams_at + 1 + n + k);
+        if ctx.client.serving.is_none() {
+            // Redis checks each key's type before its ID.
+            stream_in(ctx.txn, key)?;
+        }
+        if arg == b">" {
+            return Err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into());
+        }
         let id = if arg == b"$" {
             stream_in(ctx.txn, key)?.map_or(StreamId::default(), |s| s.last_id)
         } else {

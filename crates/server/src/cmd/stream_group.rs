@@ -1,7 +1,7 @@
 //! XGROUP: creating, moving, and destroying consumer groups and their consumers (CREATE
 //! [MKSTREAM] [ENTRIESREAD], SETID, DESTROY, CREATECONSUMER, DELCONSUMER, HELP), with Redis's
 //! order of checks and error texts. The groups themselves live in [`crate::types::stream`];
-//! reading through them (XREADGROUP and the PEL commands) is not built yet.
+//! reading through them is XREADGROUP's ([`super::stream_readgroup`]).
 
 use rudis_resp::Argv;
 

@@ -511,6 +511,10 @@ impl<'a> Txn<'a> {
             ks.db(db).volatile.fetch_sub(1, Ordering::Relaxed);
         }
         ks.db(db).keys.fetch_sub(1, Ordering::Relaxed);
+        // A client blocked in XREADGROUP on a stream that goes away is answered at once.
+        if matches!(entry.value, Value::Stream(_)) {
+            self.signal_ready_in(db, key);
+        }
         Some(entry)
     }
 

@@ -286,11 +286,9 @@ impl Stream {
             if !fits {
                 break;
             }
+            // Trimming leaves the max deleted ID alone, as in Redis 7.0.
             for id in &ids {
                 self.entries.remove(id);
-            }
-            if last_of_step > self.max_deleted_id {
-                self.max_deleted_id = last_of_step;
             }
             removed += ids.len();
         }
@@ -403,6 +401,6 @@ mod tests {
         assert_eq!(s.trim(Trim::MaxLen(120), None, 0), 30);
         assert_eq!(s.first_id(), id(131, 0));
         assert_eq!(s.trim(Trim::MinId(id(200, 0)), None, 0), 69);
-        assert_eq!(s.max_deleted_id, id(199, 0));
+        assert_eq!(s.max_deleted_id, StreamId::default());
     }
 }
