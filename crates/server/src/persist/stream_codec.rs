@@ -149,6 +149,39 @@ fn group_from_rdb(g: rs::ConsumerGroup) -> Result<Group, &'static str> {
 mod tests {
     use super::*;
 
+    /// A stream with a group, two consumers and pending entries.
+    fn sample() -> Stream {
+        let mut s = Stream::default();
+        for i in 1..=7u64 {
+            s.append(StreamId { ms: i, seq: 0 }, &[(b"f", b"v")]);
+        }
+        s.groups.insert(b"g".to_vec(), Group::default());
+        let g = s.groups.get_mut(&b"g"[..]).unwrap();
+        g.consumer_touch(b"a", 10);
+        g.consumer_touch(b"b", 11);
+        g.assign(StreamId { ms: 2, seq: 0 }, b"a", 12, 3);
+        g.assign(StreamId { ms: 3, seq: 0 }, b"b", 13, 1);
+        g.last_id = StreamId { ms: 3, seq: 0 };
+        s
+    }
+
+    #[test]
+    fn damaged_group_payloads_are_refused_without_panicking() {
+        use crate::keyspace::Value;
+        use crate::persist::codec::{decode_payload, encode_payload};
+        let cfg = crate::config::Config::default();
+        let payload = encode_payload(&Value::Stream(Box::new(sample())), false);
+        assert!(decode_payload(&payload, true, &cfg).is_ok());
+        for at in 0..payload.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = payload.clone();
+                bad[at] ^= flip;
+                let _ = decode_payload(&bad, false, &cfg);
+            }
+            let _ = decode_payload(&payload[..at], false, &cfg);
+        }
+    }
+
     #[test]
     fn round_trips_through_rdb_form() {
         let mut s = Stream::default();
