@@ -185,7 +185,7 @@ struct AddTrimArgs {
 const MAXLEN_MINID: &str =
     "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
 
-fn parse_add_trim(argv: &Argv, xadd: bool) -> Result<AddTrimArgs, CmdError> {
+fn parse_add_trim(argv: &Argv, xadd: bool, obey: bool) -> Result<AddTrimArgs, CmdError> {
     let mut a = AddTrimArgs::default();
     let mut i = 2;
     while i < argv.len() {
@@ -233,11 +233,16 @@ fn parse_add_trim(argv: &Argv, xadd: bool) -> Result<AddTrimArgs, CmdError> {
         i += 1;
     }
     a.id_index = i;
-    check_add_trim(&a, xadd)?;
+    check_add_trim(&a, xadd, obey)?;
+    if obey {
+        // The master and the AOF send the rewritten form (`=` and the reached threshold,
+        // LIMIT kept): it trims without a limit, as Redis applies it.
+        a.limit = Some(0);
+    }
     Ok(a)
 }
 
-fn check_add_trim(a: &AddTrimArgs, xadd: bool) -> Result<(), CmdError> {
+fn check_add_trim(a: &AddTrimArgs, xadd: bool, obey: bool) -> Result<(), CmdError> {
     if a.limit.is_some_and(|l| l > 0) && a.trim.is_none() {
         return Err(
             "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy".into(),
@@ -246,10 +251,15 @@ fn check_add_trim(a: &AddTrimArgs, xadd: bool) -> Result<(), CmdError> {
     if !xadd && a.trim.is_none() {
         return Err("ERR syntax error, XTRIM must be called with a trimming strategy".into());
     }
-    if a.limit.is_some() && !a.approx {
+    if a.limit.is_some() && !a.approx && !obey {
         return Err("ERR syntax error, LIMIT cannot be used without the special ~ option".into());
     }
     Ok(())
+}
+
+/// Commands from the master or the AOF apply what the origin computed.
+fn must_obey(ctx: &Ctx) -> bool {
+    ctx.client.is_master || ctx.txn.loading
 }
 
 /// Trims as the arguments say; returns the number of entries removed.
@@ -301,7 +311,7 @@ fn propagate_args(txn: &mut Txn<'_>, args: &[Vec<u8>]) {
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
 fn xadd(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let key = argv.get(1);
-    let a = parse_add_trim(&argv, true)?;
+    let a = parse_add_trim(&argv, true, must_obey(ctx))?;
     let fields_at = a.id_index + 1;
     let n = argv.len().saturating_sub(fields_at);
     if n < 2 || n % 2 == 1 {
@@ -359,7 +369,7 @@ fn xadd(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
 fn xtrim(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let key = argv.get(1);
-    let a = parse_add_trim(&argv, false)?;
+    let a = parse_add_trim(&argv, false, must_obey(ctx))?;
     if stream_in(ctx.txn, key)?.is_none() {
         ctx.reply.int(0);
         return Ok(());
