@@ -262,30 +262,21 @@ fn must_obey(ctx: &Ctx) -> bool {
     ctx.client.is_master || ctx.txn.loading
 }
 
-/// Trims as the arguments say; returns the number of entries removed.
+/// Trims as the arguments say; returns the number of entries removed. Approximate trimming
+/// does at most LIMIT entries of work, by default 100 nodes' worth (Redis's bounds).
 fn apply_trim(node_entries: i64, s: &mut Stream, a: &AddTrimArgs) -> usize {
     let Some(strategy) = a.trim else { return 0 };
     if !a.approx {
-        return s.trim(strategy, None, 0);
+        return s.trim(strategy, false, 0);
     }
     let limit = match a.limit {
         Some(l) => l,
-        None => (100 * node_entries).clamp(1, 1_000_000),
+        None => match node_entries.saturating_mul(100) {
+            ..=0 => 10_000,
+            l => l.min(1_000_000),
+        },
     };
-    let limit = if limit <= 0 && a.limit.is_none() {
-        10_000
-    } else {
-        limit
-    };
-    let unit = usize::try_from(node_entries).unwrap_or(usize::MAX);
-    if unit == 0 {
-        return 0;
-    }
-    s.trim(
-        strategy,
-        Some(unit),
-        usize::try_from(limit).unwrap_or(usize::MAX),
-    )
+    s.trim(strategy, true, usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
 /// The arguments with `~` trimming rewritten as `=` at what it reached.
@@ -348,7 +339,7 @@ fn xadd(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         .step_by(2)
         .map(|i| (argv.get(i), argv.get(i + 1)))
         .collect();
-    s.append(id, &pairs);
+    s.append_in_nodes(id, &pairs, usize::try_from(node_entries).unwrap_or(0));
     let trimmed = apply_trim(node_entries, s, &a);
     let mut args = rewrite_trim(&argv, &a, s);
     ctx.reply.bulk(&format_id(id));

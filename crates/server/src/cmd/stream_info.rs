@@ -1,9 +1,9 @@
 //! XINFO STREAM [FULL [COUNT n]], XINFO GROUPS, XINFO CONSUMERS, XINFO HELP, with Redis 7.0's
 //! fields (read counters and lag included).
 //!
-//! `radix-tree-keys` and `radix-tree-nodes` describe Redis's storage, which Rudis does not
-//! have: they are computed for the nodes Redis would hold for the current entries (nodes of
-//! `stream-node-max-entries` entries, keyed by their first ID in a compressed radix tree).
+//! `radix-tree-keys` and `radix-tree-nodes` describe Redis's storage: they are computed from
+//! the stream's node bookkeeping (each node keyed by its first ID in a compressed radix
+//! tree).
 
 use rudis_resp::{Argv, ReplyBuf};
 
@@ -68,7 +68,6 @@ fn help(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
 /// XINFO CONSUMERS | GROUPS | STREAM
 fn xinfo(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let key = argv.get(2);
-    let node_entries = ctx.srv.cfg().stream_node_max_entries;
     let now_ms = ctx.now_ms();
     let s = stream_in(ctx.txn, key)?.ok_or(NO_SUCH_KEY)?;
     let sub = argv.get(1);
@@ -106,7 +105,7 @@ fn xinfo(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         }
     } else {
         let full = parse_stream_options(argv)?;
-        stream_info(reply, s, full, node_entries);
+        stream_info(reply, s, full);
     }
     Ok(())
 }
@@ -145,9 +144,9 @@ fn group_counters(reply: &mut ReplyBuf, s: &Stream, g: &Group) {
     }
 }
 
-fn stream_info(reply: &mut ReplyBuf, s: &Stream, full: Option<usize>, node_entries: i64) {
+fn stream_info(reply: &mut ReplyBuf, s: &Stream, full: Option<usize>) {
     reply.map(if full.is_some() { 9 } else { 10 });
-    let masters = node_masters(s, node_entries);
+    let masters = node_masters(s);
     reply.bulk(b"length");
     reply.int(s.len() as i64);
     reply.bulk(b"radix-tree-keys");
@@ -237,13 +236,9 @@ fn full_group(reply: &mut ReplyBuf, s: &Stream, name: &[u8], g: &Group, limit: u
     }
 }
 
-/// The first IDs of the nodes Redis would hold for the current entries.
-fn node_masters(s: &Stream, node_entries: i64) -> Vec<[u8; 16]> {
-    let per_node = usize::try_from(node_entries).unwrap_or(0).max(1);
-    s.range(StreamId::default(), StreamId::MAX, false)
-        .step_by(per_node)
-        .map(|e| e.id.to_be_bytes())
-        .collect()
+/// The keys of Redis's node tree: each node's first ID.
+fn node_masters(s: &Stream) -> Vec<[u8; 16]> {
+    s.node_starts().map(StreamId::to_be_bytes).collect()
 }
 
 /// Nodes of a compressed radix tree (Redis's rax, head included) holding `keys`, sorted
