@@ -27,6 +27,11 @@ pub mod scripting;
 pub mod set;
 pub mod sort;
 pub mod stream;
+pub mod stream_claim;
+pub mod stream_group;
+pub mod stream_info;
+pub mod stream_pel;
+pub mod stream_readgroup;
 pub mod string;
 pub mod transaction;
 pub mod util;
@@ -58,6 +63,11 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
         set::COMMANDS,
         sort::COMMANDS,
         stream::COMMANDS,
+        stream_group::COMMANDS,
+        stream_readgroup::COMMANDS,
+        stream_pel::COMMANDS,
+        stream_claim::COMMANDS,
+        stream_info::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
         zset::COMMANDS,

@@ -185,7 +185,7 @@ struct AddTrimArgs {
 const MAXLEN_MINID: &str =
     "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
 
-fn parse_add_trim(argv: &Argv, xadd: bool) -> Result<AddTrimArgs, CmdError> {
+fn parse_add_trim(argv: &Argv, xadd: bool, obey: bool) -> Result<AddTrimArgs, CmdError> {
     let mut a = AddTrimArgs::default();
     let mut i = 2;
     while i < argv.len() {
@@ -233,11 +233,16 @@ fn parse_add_trim(argv: &Argv, xadd: bool) -> Result<AddTrimArgs, CmdError> {
         i += 1;
     }
     a.id_index = i;
-    check_add_trim(&a, xadd)?;
+    check_add_trim(&a, xadd, obey)?;
+    if obey {
+        // The master and the AOF send the rewritten form (`=` and the reached threshold,
+        // LIMIT kept): it trims without a limit, as Redis applies it.
+        a.limit = Some(0);
+    }
     Ok(a)
 }
 
-fn check_add_trim(a: &AddTrimArgs, xadd: bool) -> Result<(), CmdError> {
+fn check_add_trim(a: &AddTrimArgs, xadd: bool, obey: bool) -> Result<(), CmdError> {
     if a.limit.is_some_and(|l| l > 0) && a.trim.is_none() {
         return Err(
             "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy".into(),
@@ -246,36 +251,32 @@ fn check_add_trim(a: &AddTrimArgs, xadd: bool) -> Result<(), CmdError> {
     if !xadd && a.trim.is_none() {
         return Err("ERR syntax error, XTRIM must be called with a trimming strategy".into());
     }
-    if a.limit.is_some() && !a.approx {
+    if a.limit.is_some() && !a.approx && !obey {
         return Err("ERR syntax error, LIMIT cannot be used without the special ~ option".into());
     }
     Ok(())
 }
 
-/// Trims as the arguments say; returns the number of entries removed.
+/// Commands from the master or the AOF apply what the origin computed.
+fn must_obey(ctx: &Ctx) -> bool {
+    ctx.client.is_master || ctx.txn.loading
+}
+
+/// Trims as the arguments say; returns the number of entries removed. Approximate trimming
+/// does at most LIMIT entries of work, by default 100 nodes' worth (Redis's bounds).
 fn apply_trim(node_entries: i64, s: &mut Stream, a: &AddTrimArgs) -> usize {
     let Some(strategy) = a.trim else { return 0 };
     if !a.approx {
-        return s.trim(strategy, None, 0);
+        return s.trim(strategy, false, 0);
     }
     let limit = match a.limit {
         Some(l) => l,
-        None => (100 * node_entries).clamp(1, 1_000_000),
+        None => match node_entries.saturating_mul(100) {
+            ..=0 => 10_000,
+            l => l.min(1_000_000),
+        },
     };
-    let limit = if limit <= 0 && a.limit.is_none() {
-        10_000
-    } else {
-        limit
-    };
-    let unit = usize::try_from(node_entries).unwrap_or(usize::MAX);
-    if unit == 0 {
-        return 0;
-    }
-    s.trim(
-        strategy,
-        Some(unit),
-        usize::try_from(limit).unwrap_or(usize::MAX),
-    )
+    s.trim(strategy, true, usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
 /// The arguments with `~` trimming rewritten as `=` at what it reached.
@@ -301,7 +302,7 @@ fn propagate_args(txn: &mut Txn<'_>, args: &[Vec<u8>]) {
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
 fn xadd(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let key = argv.get(1);
-    let a = parse_add_trim(&argv, true)?;
+    let a = parse_add_trim(&argv, true, must_obey(ctx))?;
     let fields_at = a.id_index + 1;
     let n = argv.len().saturating_sub(fields_at);
     if n < 2 || n % 2 == 1 {
@@ -338,7 +339,7 @@ fn xadd(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         .step_by(2)
         .map(|i| (argv.get(i), argv.get(i + 1)))
         .collect();
-    s.append(id, &pairs);
+    s.append_in_nodes(id, &pairs, usize::try_from(node_entries).unwrap_or(0));
     let trimmed = apply_trim(node_entries, s, &a);
     let mut args = rewrite_trim(&argv, &a, s);
     ctx.reply.bulk(&format_id(id));
@@ -359,7 +360,7 @@ fn xadd(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
 fn xtrim(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let key = argv.get(1);
-    let a = parse_add_trim(&argv, false)?;
+    let a = parse_add_trim(&argv, false, must_obey(ctx))?;
     if stream_in(ctx.txn, key)?.is_none() {
         ctx.reply.int(0);
         return Ok(());
@@ -475,7 +476,7 @@ fn xrevrange(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 }
 
 /// An interval bound: `(id` is exclusive.
-fn parse_bound(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
+pub fn parse_bound(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
     if arg.len() > 1 && arg[0] == b'(' {
         Ok((parse_id(&arg[1..], missing_seq, true, false)?.0, true))
     } else {
@@ -581,6 +582,13 @@ fn xread(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let mut after = Vec::with_capacity(n);
     for (k, key) in keys.iter().enumerate() {
         let arg = argv.get(streams_at + 1 + n + k);
+        if ctx.client.serving.is_none() {
+            // Redis checks each key's type before its ID.
+            stream_in(ctx.txn, key)?;
+        }
+        if arg == b">" {
+            return Err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into());
+        }
         let id = if arg == b"$" {
             stream_in(ctx.txn, key)?.map_or(StreamId::default(), |s| s.last_id)
         } else {

@@ -82,6 +82,11 @@ impl KeyWaiters {
         self.queues.contains_key(key)
     }
 
+    /// The keys someone waits on.
+    pub fn keys(&self) -> impl Iterator<Item = &Vec<u8>> {
+        self.queues.keys()
+    }
+
     pub fn push(&mut self, key: &[u8], w: Arc<Waiter>) {
         self.queues.entry(key.to_vec()).or_default().push_back(w);
     }

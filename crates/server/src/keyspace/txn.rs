@@ -556,6 +556,10 @@ impl<'a> Txn<'a> {
         }
         ks.db(db).keys.fetch_sub(1, Ordering::Relaxed);
         self.note_removal(db);
+        // A client blocked in XREADGROUP on a stream that goes away is answered at once.
+        if matches!(entry.value, Value::Stream(_)) {
+            self.signal_ready_in(db, key);
+        }
         Some(entry)
     }
 

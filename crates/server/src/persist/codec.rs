@@ -176,8 +176,8 @@ pub fn access_for(
 /// Why a loaded value cannot be kept.
 #[derive(Debug)]
 pub enum LoadError {
-    /// A type Rudis does not hold (streams).
-    Unsupported(&'static str),
+    /// A value whose parts contradict each other (a stream's groups and PELs), with why.
+    Corrupt(&'static str),
 }
 
 /// A loaded value, in the encoding the configured thresholds choose (Redis converts loaded
@@ -258,7 +258,7 @@ pub fn load_value(v: rudis_rdb::Value, cfg: &Config) -> Result<Value, LoadError>
             Value::Hash(h)
         }
         R::Stream(s) => Value::Stream(Box::new(
-            super::stream_codec::from_rdb(*s).map_err(|_| LoadError::Unsupported("stream"))?,
+            super::stream_codec::from_rdb(*s).map_err(LoadError::Corrupt)?,
         )),
     })
 }
@@ -299,9 +299,8 @@ pub fn decode_payload(
             _ => text,
         })
     })?;
-    load_value(value, cfg).map_err(|LoadError::Unsupported(t)| {
-        PayloadError::BadData(format!("the value is a {t}, a type Rudis does not hold"))
-    })
+    load_value(value, cfg)
+        .map_err(|LoadError::Corrupt(why)| PayloadError::BadData(format!("stream {why}")))
 }
 
 /// The name Redis's log gives the check a value of this RDB type fails as a whole, for

@@ -77,9 +77,9 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
                 let access =
                     codec::access_for(lfu, idle_secs, e.meta.lfu_freq, now_ms).unwrap_or(clock);
                 let value = codec::load_value(e.value, &cfg).map_err(
-                    |codec::LoadError::Unsupported(t)| {
+                    |codec::LoadError::Corrupt(why)| {
                         format!(
-                            "key '{}' holds a {t}, a type Rudis does not support",
+                            "key '{}' holds a corrupt stream: {why}",
                             String::from_utf8_lossy(&e.key)
                         )
                     },

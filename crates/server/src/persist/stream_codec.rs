@@ -8,7 +8,7 @@
 use rudis_rdb::listpack::Builder;
 use rudis_rdb::stream as rs;
 
-use crate::types::stream::{Consumer, EntryRef, Group, Pending, Stream, StreamId};
+use crate::types::stream::{Consumer, EntryRef, Group, Node, Pending, Stream, StreamId};
 
 const FLAG_SAME_FIELDS: i64 = 2;
 
@@ -100,6 +100,7 @@ pub fn from_rdb(r: rs::Stream) -> Result<Stream, &'static str> {
         let strings: Vec<Vec<u8>> = pairs.into_iter().flat_map(|(f, v)| [f, v]).collect();
         s.insert_loaded(id, &strings);
     }
+    s.set_loaded_nodes(r.nodes.iter().filter_map(node_fill).collect());
     s.last_id = r.last_id;
     s.max_deleted_id = r.max_deleted_entry_id;
     s.entries_added = r.entries_added;
@@ -107,6 +108,18 @@ pub fn from_rdb(r: rs::Stream) -> Result<Stream, &'static str> {
         s.groups.insert(g.name.clone(), group_from_rdb(g)?);
     }
     Ok(s)
+}
+
+/// A node's first ID and fill, from its listpack's header (live count, deleted count).
+fn node_fill(n: &rs::StreamNode) -> Option<(StreamId, Node)> {
+    let mut header = rudis_rdb::listpack::entries(&n.listpack);
+    let live = usize::try_from(header.next()?.as_i64()?).ok()?;
+    let deleted = usize::try_from(header.next()?.as_i64()?).ok()?;
+    let node = Node {
+        slots: live.checked_add(deleted)?,
+        live,
+    };
+    Some((n.master_id, node))
 }
 
 fn group_from_rdb(g: rs::ConsumerGroup) -> Result<Group, &'static str> {
@@ -149,6 +162,39 @@ fn group_from_rdb(g: rs::ConsumerGroup) -> Result<Group, &'static str> {
 mod tests {
     use super::*;
 
+    /// A stream with a group, two consumers and pending entries.
+    fn sample() -> Stream {
+        let mut s = Stream::default();
+        for i in 1..=7u64 {
+            s.append(StreamId { ms: i, seq: 0 }, &[(b"f", b"v")]);
+        }
+        s.groups.insert(b"g".to_vec(), Group::default());
+        let g = s.groups.get_mut(&b"g"[..]).unwrap();
+        g.consumer_touch(b"a", 10);
+        g.consumer_touch(b"b", 11);
+        g.assign(StreamId { ms: 2, seq: 0 }, b"a", 12, 3);
+        g.assign(StreamId { ms: 3, seq: 0 }, b"b", 13, 1);
+        g.last_id = StreamId { ms: 3, seq: 0 };
+        s
+    }
+
+    #[test]
+    fn damaged_group_payloads_are_refused_without_panicking() {
+        use crate::keyspace::Value;
+        use crate::persist::codec::{decode_payload, encode_payload};
+        let cfg = crate::config::Config::default();
+        let payload = encode_payload(&Value::Stream(Box::new(sample())), false);
+        assert!(decode_payload(&payload, true, &cfg).is_ok());
+        for at in 0..payload.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = payload.clone();
+                bad[at] ^= flip;
+                let _ = decode_payload(&bad, false, &cfg);
+            }
+            let _ = decode_payload(&payload[..at], false, &cfg);
+        }
+    }
+
     #[test]
     fn round_trips_through_rdb_form() {
         let mut s = Stream::default();
@@ -182,6 +228,19 @@ mod tests {
         for n in &r.nodes {
             rs::validate_node(&n.listpack, n.master_id).unwrap();
         }
-        assert_eq!(from_rdb(r).unwrap(), s);
+        let back = from_rdb(r).unwrap();
+        // Nodes come back as written (three entries each, tombstones gone).
+        assert_eq!(back.node_starts().count(), 2);
+        let all = |s: &Stream| {
+            s.range(StreamId::default(), StreamId::MAX, false)
+                .map(|e| (e.id, e.strings().map(<[u8]>::to_vec).collect::<Vec<_>>()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all(&back), all(&s));
+        assert_eq!(
+            (back.last_id, back.max_deleted_id, back.entries_added),
+            (s.last_id, s.max_deleted_id, s.entries_added)
+        );
+        assert_eq!(back.groups, s.groups);
     }
 }

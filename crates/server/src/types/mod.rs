@@ -20,6 +20,7 @@ pub mod list;
 pub mod listpack;
 pub mod set;
 pub mod stream;
+pub mod stream_group;
 pub mod thin;
 pub mod visit;
 pub mod zset;

@@ -7,9 +7,11 @@
 //! operations. Redis's delta-coded listpack nodes are built only when a stream is written
 //! to an RDB file (`persist::codec`), and parsed back on load.
 //!
-//! Approximate trimming (`~`) is emulated in units of `stream-node-max-entries` entries, the
-//! size of Redis's full nodes: only whole units are removed, so the resulting length matches
-//! Redis for streams built by appending.
+//! Redis's node boundaries are kept as bookkeeping (`nodes`: first ID of each node, its
+//! slots and live entries), filled as Redis fills them (a new node once the last holds
+//! `stream-node-max-entries` entries, deleted ones included) and dropped when their last
+//! entry goes. Trimming works node by node as Redis's does, so exact trimming leaves the
+//! same partial node and approximate trimming (`~`) removes the same whole nodes.
 //!
 //! Invariants: every ID in `entries` is at most `last_id`; every PEL entry of a group is owned
 //! by exactly one consumer of that group, and that consumer's `pending` set holds its ID.
@@ -44,10 +46,23 @@ pub struct Group {
     pub consumers: BTreeMap<Vec<u8>, Consumer>,
 }
 
+/// One of Redis's nodes, as bookkeeping: entries placed in it (deleted ones included) and
+/// entries still there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Node {
+    pub slots: usize,
+    pub live: usize,
+}
+
+/// Entries per node when nothing else is said (Redis's default `stream-node-max-entries`).
+pub const DEFAULT_NODE_ENTRIES: usize = 100;
+
 /// A stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stream {
     entries: BTreeMap<StreamId, Box<[u8]>>,
+    /// Redis's nodes by first ID (see the module comment).
+    nodes: BTreeMap<StreamId, Node>,
     pub last_id: StreamId,
     pub max_deleted_id: StreamId,
     pub entries_added: u64,
@@ -219,14 +234,34 @@ impl Stream {
         Ok(id)
     }
 
-    /// Appends an entry with `id` (from [`Stream::next_id`]).
+    /// Appends an entry with `id` (from [`Stream::next_id`]), in nodes of the default size.
     pub fn append(&mut self, id: StreamId, pairs: &[(&[u8], &[u8])]) {
+        self.append_in_nodes(id, pairs, DEFAULT_NODE_ENTRIES);
+    }
+
+    /// Appends an entry with `id`, starting a new node once the last has `node_entries`
+    /// slots used (0: no limit).
+    pub fn append_in_nodes(&mut self, id: StreamId, pairs: &[(&[u8], &[u8])], node_entries: usize) {
         self.entries.insert(id, pack(pairs));
+        self.place(id, node_entries);
         self.last_id = id;
         self.entries_added += 1;
     }
 
-    /// Inserts an entry as loaded from a file, without touching the metadata.
+    fn place(&mut self, id: StreamId, node_entries: usize) {
+        match self.nodes.iter_mut().next_back() {
+            Some((_, n)) if node_entries == 0 || n.slots < node_entries => {
+                n.slots += 1;
+                n.live += 1;
+            }
+            _ => {
+                self.nodes.insert(id, Node { slots: 1, live: 1 });
+            }
+        }
+    }
+
+    /// Inserts an entry as loaded from a file, without touching the metadata or the nodes
+    /// (see [`Stream::set_loaded_nodes`]).
     pub fn insert_loaded(&mut self, id: StreamId, strings: &[Vec<u8>]) {
         let pairs: Vec<(&[u8], &[u8])> = strings
             .chunks_exact(2)
@@ -235,11 +270,46 @@ impl Stream {
         self.entries.insert(id, pack(&pairs));
     }
 
+    /// The nodes of a loaded stream, as its file had them, when they account for every
+    /// entry; otherwise nodes of the default size over the entries.
+    pub fn set_loaded_nodes(&mut self, nodes: Vec<(StreamId, Node)>) {
+        let live: usize = nodes.iter().map(|(_, n)| n.live).sum();
+        let sound = nodes.iter().all(|(start, n)| {
+            n.live > 0 && n.slots >= n.live && self.entries.range(*start..).next().is_some()
+        });
+        self.nodes.clear();
+        if sound && live == self.entries.len() {
+            self.nodes.extend(nodes);
+            return;
+        }
+        let ids: Vec<StreamId> = self.entries.keys().copied().collect();
+        for id in ids {
+            self.place(id, DEFAULT_NODE_ENTRIES);
+        }
+    }
+
+    /// The first IDs of Redis's nodes.
+    pub fn node_starts(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.nodes.keys().copied()
+    }
+
+    /// Removes entry `id` (which exists) from its node, dropping the node when it empties.
+    fn unplace(&mut self, id: StreamId) {
+        let Some((&start, n)) = self.nodes.range_mut(..=id).next_back() else {
+            return;
+        };
+        n.live -= 1;
+        if n.live == 0 {
+            self.nodes.remove(&start);
+        }
+    }
+
     /// Deletes one entry; true if it existed.
     pub fn delete(&mut self, id: StreamId) -> bool {
         if self.entries.remove(&id).is_none() {
             return false;
         }
+        self.unplace(id);
         if id > self.max_deleted_id {
             self.max_deleted_id = id;
         }
@@ -264,35 +334,63 @@ impl Stream {
         }
     }
 
-    /// Trims to at most `maxlen` entries (MAXLEN) or drops entries below `minid` (MINID).
-    /// With `unit` set (approximate trimming), only whole units of that many entries go,
-    /// (the last one possibly partial, as Redis's last node), and at most `limit` entries
-    /// (0: no limit). Returns how many were removed.
-    pub fn trim(&mut self, strategy: Trim, unit: Option<usize>, limit: usize) -> usize {
+    /// Trims to at most `maxlen` entries (MAXLEN) or drops entries below `minid` (MINID),
+    /// node by node as Redis does: whole nodes while they fit, then (unless `approx`)
+    /// entries of the next node. At most `limit` entries go (0: no limit), counted in whole
+    /// nodes. Returns how many were removed.
+    pub fn trim(&mut self, strategy: Trim, approx: bool, limit: usize) -> usize {
         let mut removed = 0;
-        loop {
-            let step = unit.unwrap_or(1).max(1);
-            let ids: Vec<StreamId> = self.entries.keys().take(step).copied().collect();
-            if limit > 0 && removed + ids.len() > limit {
+        while let Some((&start, &node)) = self.nodes.iter().next() {
+            if let Trim::MaxLen(maxlen) = strategy {
+                if self.entries.len() <= maxlen {
+                    break;
+                }
+            }
+            if limit > 0 && removed + node.live > limit {
                 break;
             }
-            let Some(&last_of_step) = ids.last() else {
-                break;
+            let end = self
+                .nodes
+                .range(incr_id(start).unwrap_or(StreamId::MAX)..)
+                .next()
+                .and_then(|(next, _)| decr_id(*next))
+                .unwrap_or(StreamId::MAX);
+            let whole = match strategy {
+                Trim::MaxLen(maxlen) => self.entries.len() - node.live >= maxlen,
+                Trim::MinId(minid) => self
+                    .entries
+                    .range(start..=end)
+                    .next_back()
+                    .is_some_and(|(last, _)| *last < minid),
             };
-            let fits = match strategy {
-                Trim::MaxLen(maxlen) => self.entries.len() >= maxlen + ids.len(),
-                Trim::MinId(minid) => last_of_step < minid,
-            };
-            if !fits {
+            if whole {
+                let ids: Vec<StreamId> =
+                    self.entries.range(start..=end).map(|(id, _)| *id).collect();
+                for id in &ids {
+                    self.entries.remove(id);
+                }
+                self.nodes.remove(&start);
+                removed += ids.len();
+                continue;
+            }
+            if approx {
                 break;
             }
-            for id in &ids {
-                self.entries.remove(id);
+            // Trimming leaves the max deleted ID alone, as in Redis 7.0.
+            let ids: Vec<StreamId> = self.entries.range(start..=end).map(|(id, _)| *id).collect();
+            for id in ids {
+                let stop = match strategy {
+                    Trim::MaxLen(maxlen) => self.entries.len() <= maxlen,
+                    Trim::MinId(minid) => id >= minid,
+                };
+                if stop {
+                    break;
+                }
+                self.entries.remove(&id);
+                self.unplace(id);
+                removed += 1;
             }
-            if last_of_step > self.max_deleted_id {
-                self.max_deleted_id = last_of_step;
-            }
-            removed += ids.len();
+            break;
         }
         removed
     }
@@ -398,11 +496,16 @@ mod tests {
         for i in 1..=250 {
             s.append(id(i, 0), &[(b"f", b"v")]);
         }
-        assert_eq!(s.trim(Trim::MaxLen(120), Some(100), 0), 100);
+        assert_eq!(s.trim(Trim::MaxLen(120), true, 0), 100);
         assert_eq!(s.len(), 150);
-        assert_eq!(s.trim(Trim::MaxLen(120), None, 0), 30);
+        assert_eq!(s.trim(Trim::MaxLen(120), false, 0), 30);
         assert_eq!(s.first_id(), id(131, 0));
-        assert_eq!(s.trim(Trim::MinId(id(200, 0)), None, 0), 69);
-        assert_eq!(s.max_deleted_id, id(199, 0));
+        assert_eq!(s.trim(Trim::MinId(id(200, 0)), false, 0), 69);
+        // The node that began at 101 keeps 200; the one from 201 is whole.
+        assert_eq!(
+            s.node_starts().collect::<Vec<_>>(),
+            [id(101, 0), id(201, 0)]
+        );
+        assert_eq!(s.max_deleted_id, StreamId::default());
     }
 }

@@ -102,9 +102,11 @@ pub(crate) fn empty_db_txn(txn: &mut crate::keyspace::txn::Txn<'_>, db: usize, l
     let now_ms = txn.now_ms;
     let mut garbage: Vec<Tables> = Vec::new();
     let mut removed = 0;
+    let mut awaited_streams = Vec::new();
     for slot in 0..SLOTS as u16 {
         let shard = txn.shard_at(db, slot);
         touch_watchers(shard.extras(), (&shard.keys, shard.expires()), None, now_ms);
+        awaited_streams.extend(awaited_streams_in(shard));
         if !shard.keys.is_empty() {
             removed += shard.keys.len() as u64;
             let tables = (take(&mut shard.keys), shard.take_expires());
@@ -121,7 +123,29 @@ pub(crate) fn empty_db_txn(txn: &mut crate::keyspace::txn::Txn<'_>, db: usize, l
     if !garbage.is_empty() {
         lazyfree::free_later(Box::new(garbage), removed);
     }
+    // Clients blocked in XREADGROUP on the streams just removed are answered at once.
+    for key in awaited_streams {
+        txn.signal_ready_in(db, &key);
+    }
     removed
+}
+
+/// The keys of a shard holding streams that clients wait on.
+fn awaited_streams_in(shard: &crate::keyspace::db::Shard) -> Vec<Vec<u8>> {
+    let Some(extras) = shard.extras() else {
+        return Vec::new();
+    };
+    extras
+        .waiters
+        .keys()
+        .filter(|k| {
+            shard
+                .keys
+                .get(k)
+                .is_some_and(|e| matches!(e.value, crate::keyspace::Value::Stream(_)))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Whether a key is in a table, and alive.

@@ -67,7 +67,9 @@ fn write_stream(key: &[u8], s: &crate::types::stream::Stream, out: &mut Vec<u8>)
     use crate::types::stream::{format_id, StreamId};
     let last = format_id(s.last_id);
     if s.is_empty() {
-        encode_command(&[b"XADD", key, b"MAXLEN", b"0", &last, b"x", b"y"], out);
+        // Always 0-1, which XADD accepts even when the stream never had an ID; the XSETID
+        // below restores the real last ID.
+        encode_command(&[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"], out);
     }
     for e in s.range(StreamId::default(), StreamId::MAX, false) {
         let id = format_id(e.id);
