@@ -201,6 +201,9 @@ fn precheck(
     if srv.state.loading.load(Ordering::Relaxed) && !spec.has(flag::LOADING) {
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
+    if srv.state.async_loading.load(Ordering::Relaxed) && spec.has(flag::NO_ASYNC_LOADING) {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
     if let Some(e) = srv.scripting.busy_error(srv, entry) {
         return Err(e);
     }

@@ -6,6 +6,10 @@
 //!   diskless), streaming to a replica, its ACKs and output buffer limit.
 //! - [`replica`]: the replica side: the link to a master as a state machine on its own thread
 //!   (connect, handshake, PSYNC, transfer, load, apply the stream, ACK, reconnect).
+//! - [`diskless_load`]: loading a transfer straight from the socket (`repl-diskless-load`),
+//!   into the keyspace or into a temporary one swapped in at the end.
+//! - [`sync_job`]: full-sync transfers (snapshot to disk or to sockets) shared by the
+//!   replicas waiting for one.
 //! - [`wait`]: WAIT, counting acknowledged offsets.
 //! - [`local_keys`]: keys a writable replica's own clients gave an expiry, which it expires.
 //!
@@ -14,11 +18,13 @@
 //! the state of the link to our master, and the counters INFO reports. The replication ids
 //! live in `server::replid`.
 
+pub mod diskless_load;
 pub mod info;
 pub mod local_keys;
 pub mod primary;
 pub mod replica;
 pub mod stream;
+pub mod sync_job;
 pub mod wait;
 pub mod wire;
 
@@ -58,6 +64,10 @@ pub struct ReplicaEntry {
     pub ack_offset: AtomicI64,
     /// Unix ms of its last ACK (lag).
     pub ack_ms: AtomicI64,
+    /// The full-sync transfer it waits for, if any.
+    pub want: Mutex<Option<sync_job::Want>>,
+    /// Its place in a transfer, once one includes it.
+    pub assignment: Mutex<Option<sync_job::Assignment>>,
 }
 
 /// The replica side's view of its link, for INFO and ROLE.
@@ -124,6 +134,8 @@ pub struct Replication {
     sink_registered: AtomicBool,
     pub waits: wait::Waits,
     pub local_keys: local_keys::LocalKeys,
+    /// The full-sync transfer running, if any.
+    pub jobs: sync_job::Jobs,
 }
 
 impl Replication {
@@ -142,6 +154,7 @@ impl Replication {
             sink_registered: AtomicBool::new(false),
             waits: wait::Waits::default(),
             local_keys: Default::default(),
+            jobs: Default::default(),
         }
     }
 

@@ -74,6 +74,10 @@ pub struct ShutdownRequest {
 pub struct RuntimeState {
     /// A dataset is being loaded: commands without the `loading` flag get `-LOADING`.
     pub loading: AtomicBool,
+    /// A replica loads its master's dataset beside the old one, which stays served
+    /// (`repl-diskless-load swapdb` with the same history): commands flagged
+    /// `no_async_loading` get `-LOADING`.
+    pub async_loading: AtomicBool,
     /// Active expiry enabled (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
     /// This server is a replica (set by replication).
