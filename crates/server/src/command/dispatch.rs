@@ -355,6 +355,7 @@ fn track_reply_mode(
 }
 
 /// How a command needs the keyspace.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
     /// Does not touch the keyspace.
     None,
@@ -386,7 +387,15 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
     let writes = writes_of(entry);
-    let mut txn = match access_of(entry) {
+    let access = access_of(entry);
+    // A command holding the whole keyspace keeps every other from running.
+    let _busy = (access == Access::Exclusive)
+        .then(|| {
+            srv.watchdog
+                .busy(srv, || format!("the command '{}'", entry.fullname))
+        })
+        .flatten();
+    let mut txn = match access {
         Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
         Access::None => Txn::detached(ks, client.db, now_ms),
         Access::Keys => {

@@ -105,14 +105,8 @@ impl<'a, 'b> SocketRdb<'a, 'b> {
     /// True once the whole payload was returned and its end (length or mark) reached.
     pub(super) fn finished(&mut self) -> bool {
         let mut sink = [0u8; 256];
-        loop {
-            match self.read(&mut sink) {
-                Ok(0) => return self.done,
-                // Bytes the RDB did not use: the transfer does not end where it should.
-                Ok(_) => return false,
-                Err(_) => return false,
-            }
-        }
+        // Bytes the RDB did not use mean the transfer does not end where it should.
+        matches!(self.read(&mut sink), Ok(0)) && self.done
     }
 }
 
@@ -179,10 +173,14 @@ pub(super) fn run(
         &srv.state.loading
     };
     flag.store(true, Ordering::Release);
+    let busy = srv
+        .watchdog
+        .busy(srv, || "the load of the master's data".to_string());
     let result = match mode {
         LoadMode::SwapDb => load_swapdb(srv, io, header),
         _ => load_direct(srv, io, header),
     };
+    drop(busy);
     flag.store(false, Ordering::Release);
     let loaded = result?;
     // The dataset changed without a save, as Redis counts it.

@@ -525,9 +525,13 @@ fn load_received(srv: &Server, tmp: &str, replid: &str, offset: i64) -> Result<(
         "MASTER <-> REPLICA sync: Loading DB in memory",
     );
     srv.state.loading.store(true, Ordering::Release);
+    let busy = srv
+        .watchdog
+        .busy(srv, || "the load of the master's data".to_string());
     let loaded = std::fs::File::open(&path)
         .map_err(|e| e.to_string())
         .and_then(|f| crate::persist::load::load(srv, f, false));
+    drop(busy);
     srv.state.loading.store(false, Ordering::Release);
     let loaded = loaded.map_err(|e| {
         format!("Failed trying to load the MASTER synchronization DB from disk: {e}")

@@ -25,6 +25,7 @@ pub mod replid;
 pub mod slowlog;
 pub mod socket;
 pub mod stats;
+pub mod watchdog;
 pub mod workers;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -151,6 +152,8 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// RDB saving and loading state (INFO persistence, LASTSAVE, save points).
     pub rdb: crate::persist::RdbState,
+    /// `watchdog-period`: long operations that keep the dataset from being served.
+    pub watchdog: watchdog::Watchdog,
     /// Connections MIGRATE keeps open to its targets.
     pub migrate_sockets: crate::cmd::keys::migrate::SocketCache,
     /// The append only file.
@@ -199,6 +202,7 @@ impl Server {
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),
             rdb: Default::default(),
+            watchdog: Default::default(),
             migrate_sockets: Default::default(),
             aof: Default::default(),
             scripting: crate::script::Scripting::new(),
