@@ -181,3 +181,17 @@ fn psync_with_a_bad_offset_is_refused_and_logged() {
         .contains("asks for synchronization but with a wrong offset"));
     assert_eq!(cmd(&mut c, &["PING"]), "PONG");
 }
+
+#[test]
+fn client_kill_closes_a_replica_link_at_once() {
+    let master = server(&["--repl-diskless-sync-delay", "0"]);
+    let replica = server(&[]);
+    attach(&replica, &master);
+    wait_until("the link", || link_up(&replica));
+    let mut m = master.conn();
+    assert_eq!(cmd(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]), "1");
+    wait_until("the replica to see the link drop", || {
+        replica.log().contains("Connection with master lost")
+    });
+    wait_until("the link again", || link_up(&replica));
+}

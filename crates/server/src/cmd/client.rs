@@ -475,6 +475,8 @@ fn client_kill(ctx: &mut Ctx, argv: Argv) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             info.request_kill();
+            // A replica's link closes now, as Redis frees the client within the command.
+            ctx.srv.replication.cut_replica(info.id);
         }
         killed += 1;
     }

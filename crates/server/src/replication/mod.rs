@@ -68,6 +68,9 @@ pub struct ReplicaEntry {
     pub want: Mutex<Option<sync_job::Want>>,
     /// Its place in a transfer, once one includes it.
     pub assignment: Mutex<Option<sync_job::Assignment>>,
+    /// A second handle on its socket, to close the link at once when it is killed (as
+    /// Redis frees the client in the command), not when its task next looks.
+    pub socket: Option<std::net::TcpStream>,
 }
 
 /// The replica side's view of its link, for INFO and ROLE.
@@ -168,6 +171,18 @@ impl Replication {
         self.sync_full.store(0, Ordering::Relaxed);
         self.sync_partial_ok.store(0, Ordering::Relaxed);
         self.sync_partial_err.store(0, Ordering::Relaxed);
+    }
+
+    /// Kills the replica whose client is `client_id` and closes its link now.
+    pub fn cut_replica(&self, client_id: u64) {
+        for r in self.replicas.lock().iter() {
+            if r.client.id == client_id {
+                r.client.request_kill();
+                if let Some(s) = &r.socket {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        }
     }
 
     pub fn replica_count(&self) -> usize {
@@ -346,7 +361,14 @@ pub fn promote(srv: &Server) {
 /// Disconnects every attached replica (they must resync, e.g. after we became a replica of
 /// another history).
 pub fn disconnect_replicas(srv: &Server) {
-    for r in srv.replication.replicas.lock().iter() {
-        r.client.request_kill();
+    let ids: Vec<u64> = srv
+        .replication
+        .replicas
+        .lock()
+        .iter()
+        .map(|r| r.client.id)
+        .collect();
+    for id in ids {
+        srv.replication.cut_replica(id);
     }
 }

@@ -81,6 +81,7 @@ pub async fn serve(
         ack_ms: unix_ms().into(),
         want: Default::default(),
         assignment: Default::default(),
+        socket: socket.stream().try_clone().ok(),
     });
     srv.replication.replicas.lock().push(entry.clone());
     let mut link = ReplicaInput {
