@@ -267,6 +267,17 @@ impl Caller {
 /// Bytes a reply buffer holds before Redis counts output as a reply list (`obl` vs `oll`).
 const REPLY_CHUNK_BYTES: usize = 16 * 1024;
 
+/// The CLIENT LIST line of `info` (without the newline), as the log names a client.
+pub(crate) fn log_line(srv: &Server, info: &ClientInfo) -> String {
+    let mut out = String::new();
+    let nobody = Caller {
+        id: 0,
+        argv_bytes: 0,
+    };
+    describe(srv, info, &nobody, crate::server::unix_ms(), &mut out);
+    out
+}
+
 /// Appends one CLIENT LIST line (without the newline) for `info`.
 fn describe(srv: &Server, info: &ClientInfo, caller: &Caller, now_ms: i64, out: &mut String) {
     let is_caller = info.id == caller.id;
@@ -464,6 +475,8 @@ fn client_kill(ctx: &mut Ctx, argv: Argv) -> CmdResult {
             ctx.client.close_after_reply = true;
         } else {
             info.request_kill();
+            // A replica's link closes now, as Redis frees the client within the command.
+            ctx.srv.replication.cut_replica(info.id);
         }
         killed += 1;
     }

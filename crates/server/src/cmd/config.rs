@@ -213,8 +213,10 @@ fn check_names(
         if d.has(flags::PROTECTED) && !protected_allowed(&cfg, client) {
             return Err(set_failed(name, "can't set protected config"));
         }
+        let loading =
+            |f: &std::sync::atomic::AtomicBool| f.load(std::sync::atomic::Ordering::Relaxed);
         if d.has(flags::DENY_LOADING)
-            && srv.state.loading.load(std::sync::atomic::Ordering::Relaxed)
+            && (loading(&srv.state.loading) || loading(&srv.state.async_loading))
         {
             return Err("LOADING Redis is loading the dataset in memory".into());
         }

@@ -152,7 +152,8 @@ fn replicaof(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     if !srv.state.replica.load(Ordering::Acquire) {
         replication::ensure_backlog(srv);
     }
-    replication::disconnect_replicas(srv);
+    // Our replicas stay, as in Redis: the new master's answer to PSYNC decides (a
+    // different history disconnects them then).
     replica::start_link(srv, host.clone(), port);
     set_config_master(ctx, Some((host.clone(), port)));
     log::write_line(
@@ -301,10 +302,30 @@ fn replconf(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 
 /// PSYNC replicationid offset
 fn psync(ctx: &mut Ctx, argv: Argv) -> CmdResult {
-    let offset = rudis_resp::number::parse_i64(argv.get(2))
-        .ok_or("ERR value is not an integer or out of range")?;
+    let Some(offset) = rudis_resp::number::parse_i64(argv.get(2)) else {
+        log::write_line(
+            Verbosity::Warning,
+            &format!(
+                "Replica {} asks for synchronization but with a wrong offset",
+                replica_name(ctx)
+            ),
+        );
+        return Err("ERR value is not an integer or out of range".into());
+    };
     let replid = String::from_utf8_lossy(argv.get(1)).into_owned();
     start_sync(ctx, Handoff::Psync { replid, offset })
+}
+
+/// How the log names a replica: its announced address, else the connection's.
+fn replica_name(ctx: &Ctx) -> String {
+    let hello = &ctx.client.replica_hello;
+    let ip = hello.announced_ip.clone().unwrap_or_else(|| {
+        ctx.client
+            .peer
+            .map(|p| p.ip().to_string())
+            .unwrap_or_else(|| "?".into())
+    });
+    format!("{ip}:{}", hello.listening_port)
 }
 
 /// SYNC

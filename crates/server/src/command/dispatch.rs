@@ -201,6 +201,9 @@ fn precheck(
     if srv.state.loading.load(Ordering::Relaxed) && !spec.has(flag::LOADING) {
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
+    if srv.state.async_loading.load(Ordering::Relaxed) && spec.has(flag::NO_ASYNC_LOADING) {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
     if let Some(e) = srv.scripting.busy_error(srv, entry) {
         return Err(e);
     }
@@ -352,6 +355,7 @@ fn track_reply_mode(
 }
 
 /// How a command needs the keyspace.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
     /// Does not touch the keyspace.
     None,
@@ -391,7 +395,15 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
     let writes = writes_of(entry);
-    let mut txn = match access_of(entry) {
+    let access = access_of(entry);
+    // A command holding the whole keyspace keeps every other from running.
+    let _busy = (access == Access::Exclusive)
+        .then(|| {
+            srv.watchdog
+                .busy(srv, || format!("the command '{}'", entry.fullname))
+        })
+        .flatten();
+    let mut txn = match access {
         Access::Exclusive => Txn::exclusive(ks, client.db, now_ms),
         Access::None => Txn::detached(ks, client.db, now_ms),
         Access::Keys => {

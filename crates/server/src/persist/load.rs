@@ -14,6 +14,7 @@ use rudis_rdb::{Item, ReadOptions, Reader};
 
 use super::codec;
 use crate::keyspace::txn::lru_clock_at;
+use crate::keyspace::Keyspace;
 use crate::server::{unix_ms, Server};
 
 /// What a load found.
@@ -32,10 +33,33 @@ pub struct Loaded {
     pub bytes_read: u64,
 }
 
+/// Where a load puts what it reads.
+pub struct Target<'a> {
+    pub keyspace: &'a Keyspace,
+    /// `None`: function libraries load into the server at once. `Some`: their code is
+    /// collected here (a replica loading into a temporary keyspace installs them only if
+    /// the whole load succeeds).
+    pub libraries: Option<&'a mut Vec<Vec<u8>>>,
+}
+
 /// Loads an RDB stream into the keyspace (which the caller has emptied, or merges into).
 /// With `merge`, a key already present is replaced (DEBUG RELOAD MERGE); otherwise it is an
 /// error.
 pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, String> {
+    let target = Target {
+        keyspace: &srv.keyspace,
+        libraries: None,
+    };
+    load_into(srv, source, merge, target)
+}
+
+/// Loads an RDB stream into `target` (see [`load`]).
+pub fn load_into(
+    srv: &Server,
+    source: impl Read,
+    merge: bool,
+    mut target: Target<'_>,
+) -> Result<Loaded, String> {
     let cfg = srv.cfg();
     let verify = cfg.rdbchecksum && !srv.state.skip_checksum_validation.load(Ordering::Relaxed);
     let mut reader = Reader::with_options(
@@ -63,10 +87,13 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
             }
             Item::ResizeDb { .. } => {}
             Item::Aux { key, value } => aux.note(&key, &value),
-            Item::Function { code } => srv
-                .scripting
-                .load_library(&code, merge)
-                .map_err(|e| format!("Failed loading library: {e}"))?,
+            Item::Function { code } => match target.libraries.as_mut() {
+                Some(collected) => collected.push(code),
+                None => srv
+                    .scripting
+                    .load_library(&code, merge)
+                    .map_err(|e| format!("Failed loading library: {e}"))?,
+            },
             Item::Entry(e) => {
                 if !keep_expired && e.meta.expire_at_ms.is_some_and(|t| t < now_ms) {
                     out.keys_expired += 1;
@@ -85,7 +112,7 @@ pub fn load(srv: &Server, source: impl Read, merge: bool) -> Result<Loaded, Stri
                     },
                 )?;
                 let (expire, key) = (e.meta.expire_at_ms, &e.key);
-                if !srv
+                if !target
                     .keyspace
                     .insert_loaded(db, key, value, expire, access, merge)
                 {
@@ -123,7 +150,7 @@ fn next_item<R: Read>(reader: &mut Reader<R>) -> Result<Option<Item>, String> {
 }
 
 /// A reading error as the log tells it; a bad checksum in Redis's words ("RDB CRC error").
-fn describe(e: rudis_rdb::Error) -> String {
+pub fn describe(e: rudis_rdb::Error) -> String {
     match e {
         rudis_rdb::Error::ChecksumMismatch {
             stored, computed, ..

@@ -32,6 +32,9 @@ pub enum BgsaveEnd {
 /// Saving and loading state.
 pub struct RdbState {
     pub bgsave_running: AtomicBool,
+    /// A full-sync snapshot for replicas runs (INFO counts it as a BGSAVE, as Redis's
+    /// replication child is one).
+    pub repl_snapshot_running: AtomicBool,
     /// Unix ms the running (or last) BGSAVE started.
     pub bgsave_started_ms: AtomicI64,
     /// Duration of the last BGSAVE, seconds; -1 before the first.
@@ -60,6 +63,7 @@ impl Default for RdbState {
     fn default() -> Self {
         RdbState {
             bgsave_running: AtomicBool::new(false),
+            repl_snapshot_running: AtomicBool::new(false),
             bgsave_started_ms: AtomicI64::new(0),
             last_bgsave_secs: AtomicI64::new(-1),
             saves: AtomicU64::new(0),

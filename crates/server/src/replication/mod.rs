@@ -6,6 +6,10 @@
 //!   diskless), streaming to a replica, its ACKs and output buffer limit.
 //! - [`replica`]: the replica side: the link to a master as a state machine on its own thread
 //!   (connect, handshake, PSYNC, transfer, load, apply the stream, ACK, reconnect).
+//! - [`diskless_load`]: loading a transfer straight from the socket (`repl-diskless-load`),
+//!   into the keyspace or into a temporary one swapped in at the end.
+//! - [`sync_job`]: full-sync transfers (snapshot to disk or to sockets) shared by the
+//!   replicas waiting for one.
 //! - [`wait`]: WAIT, counting acknowledged offsets.
 //! - [`local_keys`]: keys a writable replica's own clients gave an expiry, which it expires.
 //!
@@ -14,11 +18,13 @@
 //! the state of the link to our master, and the counters INFO reports. The replication ids
 //! live in `server::replid`.
 
+pub mod diskless_load;
 pub mod info;
 pub mod local_keys;
 pub mod primary;
 pub mod replica;
 pub mod stream;
+pub mod sync_job;
 pub mod wait;
 pub mod wire;
 
@@ -58,6 +64,13 @@ pub struct ReplicaEntry {
     pub ack_offset: AtomicI64,
     /// Unix ms of its last ACK (lag).
     pub ack_ms: AtomicI64,
+    /// The full-sync transfer it waits for, if any.
+    pub want: Mutex<Option<sync_job::Want>>,
+    /// Its place in a transfer, once one includes it.
+    pub assignment: Mutex<Option<sync_job::Assignment>>,
+    /// A second handle on its socket, to close the link at once when it is killed (as
+    /// Redis frees the client in the command), not when its task next looks.
+    pub socket: Option<std::net::TcpStream>,
 }
 
 /// The replica side's view of its link, for INFO and ROLE.
@@ -124,6 +137,8 @@ pub struct Replication {
     sink_registered: AtomicBool,
     pub waits: wait::Waits,
     pub local_keys: local_keys::LocalKeys,
+    /// The full-sync transfer running, if any.
+    pub jobs: sync_job::Jobs,
 }
 
 impl Replication {
@@ -142,6 +157,7 @@ impl Replication {
             sink_registered: AtomicBool::new(false),
             waits: wait::Waits::default(),
             local_keys: Default::default(),
+            jobs: Default::default(),
         }
     }
 
@@ -155,6 +171,18 @@ impl Replication {
         self.sync_full.store(0, Ordering::Relaxed);
         self.sync_partial_ok.store(0, Ordering::Relaxed);
         self.sync_partial_err.store(0, Ordering::Relaxed);
+    }
+
+    /// Kills the replica whose client is `client_id` and closes its link now.
+    pub fn cut_replica(&self, client_id: u64) {
+        for r in self.replicas.lock().iter() {
+            if r.client.id == client_id {
+                r.client.request_kill();
+                if let Some(s) = &r.socket {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        }
     }
 
     pub fn replica_count(&self) -> usize {
@@ -333,7 +361,14 @@ pub fn promote(srv: &Server) {
 /// Disconnects every attached replica (they must resync, e.g. after we became a replica of
 /// another history).
 pub fn disconnect_replicas(srv: &Server) {
-    for r in srv.replication.replicas.lock().iter() {
-        r.client.request_kill();
+    let ids: Vec<u64> = srv
+        .replication
+        .replicas
+        .lock()
+        .iter()
+        .map(|r| r.client.id)
+        .collect();
+    for id in ids {
+        srv.replication.cut_replica(id);
     }
 }

@@ -14,18 +14,16 @@
 //! when what it has not read passes its `client-output-buffer-limit replica`, or it has not
 //! acknowledged anything for `repl-timeout`.
 
-use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rudis_resp::{Limits, Parsed, RequestParser};
+use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 
+use super::sync_job::{self, Feed, Piece, Want};
 use super::{ensure_backlog, replica_state, ReplicaEntry};
 use crate::config::special::BufferLimit;
-use crate::keyspace::txn::Txn;
-use crate::persist::save::{self, SaveHeader};
-use crate::propagate::target;
 use crate::server::client::{cflag, Client};
 use crate::server::log::{self, Verbosity};
 use crate::server::socket::ClientSocket;
@@ -49,7 +47,7 @@ pub enum Handoff {
 
 /// Bytes sent to a replica per write while streaming.
 const STREAM_CHUNK_BYTES: usize = 256 * 1024;
-/// Bytes per message from the snapshot thread to a diskless transfer.
+/// Bytes of the RDB file read and sent at a time.
 const TRANSFER_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The PING a master sends its replicas every `repl-ping-replica-period`.
@@ -81,17 +79,28 @@ pub async fn serve(
         state: replica_state::WAIT_BGSAVE.into(),
         ack_offset: 0.into(),
         ack_ms: unix_ms().into(),
+        want: Default::default(),
+        assignment: Default::default(),
+        socket: socket.stream().try_clone().ok(),
     });
     srv.replication.replicas.lock().push(entry.clone());
-    let result = serve_replica(srv, socket, input, client, &entry, &handoff, &hello).await;
+    let mut link = ReplicaInput {
+        input,
+        parser: RequestParser::new(),
+        client,
+        entry: &entry,
+    };
+    let result = serve_replica(srv, socket, &mut link, &handoff, &hello).await;
     let r = &srv.replication;
-    r.stream.remove_reader(client.id());
+    r.stream.remove_reader(link.client.id());
     let mut replicas = r.replicas.lock();
     replicas.retain(|e| !Arc::ptr_eq(e, &entry));
     if replicas.is_empty() {
         r.no_replicas_since_ms.store(unix_ms(), Ordering::Relaxed);
     }
     drop(replicas);
+    let was_waiting = entry.state.load(Ordering::Relaxed) == replica_state::WAIT_BGSAVE;
+    sync_job::replica_left(srv, was_waiting);
     if let Err(e) = &result {
         log::write_line(
             Verbosity::Notice,
@@ -107,13 +116,12 @@ pub async fn serve(
 async fn serve_replica(
     srv: &Server,
     socket: &mut ClientSocket,
-    input: Vec<u8>,
-    client: &mut Client,
-    entry: &ReplicaEntry,
+    link: &mut ReplicaInput<'_>,
     handoff: &Handoff,
     hello: &Hello,
 ) -> Result<(), Closed> {
-    let (from, wait_ack) = match try_partial(srv, client.id(), handoff) {
+    let entry = link.entry;
+    let (from, wait_ack) = match try_partial(srv, link.client.id(), handoff) {
         Some(from) => {
             let line = if hello.capa_psync2 {
                 format!("+CONTINUE {}\r\n", srv.repl.ids().0)
@@ -137,7 +145,7 @@ async fn serve_replica(
             let diskless = srv.cfg().repl_diskless_sync && hello.capa_eof;
             // The old SYNC gets the file alone, without `+FULLRESYNC`.
             let announce = matches!(handoff, Handoff::Psync { .. });
-            let from = full_sync(srv, socket, client, entry, diskless, announce).await?;
+            let from = full_sync(srv, socket, link, diskless, announce).await?;
             (from, diskless)
         }
     };
@@ -146,7 +154,7 @@ async fn serve_replica(
     // An old SYNC replica never sends ACKs: it is not timed out (as in Redis).
     let timeout = matches!(handoff, Handoff::Psync { .. });
     let mode = StreamMode { wait_ack, timeout };
-    stream_to(srv, socket, input, client, entry, from, mode).await
+    stream_to(srv, socket, link, from, mode).await
 }
 
 /// Accepts a partial resync if the replica's history is ours and the backlog holds what it
@@ -180,12 +188,12 @@ fn try_partial(srv: &Server, id: u64, handoff: &Handoff) -> Option<i64> {
     Some(have)
 }
 
-/// A full resync: barrier, `+FULLRESYNC`, the RDB transfer. Returns the barrier's offset.
+/// A full resync: waits to be part of a transfer (see `sync_job`), `+FULLRESYNC`, the RDB.
+/// Returns the offset of the image.
 async fn full_sync(
     srv: &Server,
     socket: &mut ClientSocket,
-    client: &Client,
-    entry: &ReplicaEntry,
+    link: &mut ReplicaInput<'_>,
     diskless: bool,
     announce: bool,
 ) -> Result<i64, Closed> {
@@ -201,53 +209,55 @@ async fn full_sync(
         );
     }
     ensure_backlog(srv);
-    if diskless {
-        let delay_s = srv.cfg().repl_diskless_sync_delay.max(0) as u64;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(delay_s);
-        // The delay lets more replicas arrive; `repl-diskless-sync-max-replicas` of them
-        // waiting ends it early.
-        while tokio::time::Instant::now() < deadline && !enough_waiting(srv) {
-            wait_keeping_alive(srv, socket, client, Duration::from_millis(100)).await?;
-        }
-    }
-    let (snap, header, offset) = loop {
-        if let Some(begun) = begin_snapshot(srv, client.id()) {
-            break begun;
-        }
-        wait_keeping_alive(srv, socket, client, Duration::from_millis(20)).await?;
+    let want = if diskless { Want::Socket } else { Want::Disk };
+    *link.entry.want.lock() = Some(want);
+    // A diskless transfer waits `repl-diskless-sync-delay` for more replicas to share it;
+    // `repl-diskless-sync-max-replicas` of them waiting ends the wait early.
+    let delay_s = if diskless {
+        srv.cfg().repl_diskless_sync_delay.max(0) as u64
+    } else {
+        0
     };
-    let (replid, _) = srv.repl.ids();
-    log::write_line(
-        Verbosity::Notice,
-        &format!(
-            "Starting BGSAVE for SYNC with target: {}",
-            if diskless { "replicas sockets" } else { "disk" }
-        ),
-    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(delay_s);
+    let assignment = loop {
+        if let Some(a) = link.entry.assignment.lock().take() {
+            break a;
+        }
+        if diskless {
+            if tokio::time::Instant::now() >= deadline || enough_waiting(srv) {
+                sync_job::start(srv, want);
+            }
+        } else if !sync_job::join(srv, link.entry) {
+            sync_job::start(srv, want);
+        }
+        if link.entry.assignment.lock().is_some() {
+            continue;
+        }
+        wait_keeping_alive(srv, socket, link, Duration::from_millis(100)).await?;
+    };
+    *link.entry.want.lock() = None;
     if announce {
-        let line = format!("+FULLRESYNC {replid} {offset}\r\n");
+        let line = format!(
+            "+FULLRESYNC {} {}\r\n",
+            assignment.replid, assignment.offset
+        );
         socket.write_all(line.as_bytes()).await.map_err(io)?;
     }
-    let srv_arc = srv.arc();
-    if diskless {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
-        let done = spawn_snapshot(srv_arc, snap, header, Target::Channel(tx));
-        send_diskless(srv, socket, client, entry, rx, done).await?;
-    } else {
-        let done = spawn_snapshot(srv_arc, snap, header, Target::File);
-        send_file(srv, socket, client, entry, done).await?;
+    match assignment.feed {
+        Feed::Socket(rx) => send_diskless(srv, socket, link, rx).await?,
+        Feed::Disk(rx) => send_file(srv, socket, link, rx).await?,
     }
     log::write_line(
         Verbosity::Notice,
         &format!(
             "Synchronization with replica {}:{} succeeded",
-            entry.ip, entry.port
+            link.entry.ip, link.entry.port
         ),
     );
-    Ok(offset)
+    Ok(assignment.offset)
 }
 
-/// True when `repl-diskless-sync-max-replicas` replicas wait for a full sync.
+/// True when `repl-diskless-sync-max-replicas` replicas wait for a diskless transfer.
 fn enough_waiting(srv: &Server) -> bool {
     let max = srv.cfg().repl_diskless_sync_max_replicas;
     if max <= 0 {
@@ -258,186 +268,85 @@ fn enough_waiting(srv: &Server) -> bool {
         .replicas
         .lock()
         .iter()
-        .filter(|r| r.state.load(Ordering::Relaxed) == replica_state::WAIT_BGSAVE)
+        .filter(|r| *r.want.lock() == Some(Want::Socket))
         .count();
     waiting as i64 >= max
 }
 
-/// Waits `d` (a diskless sync's delay, or for the snapshot machinery), sending the replica
-/// a newline every second so its link does not time out, as Redis does.
+/// Waits `d` (for a transfer to include the replica), sending it a newline every second
+/// so its link does not time out, as Redis does, and running what it sends.
 async fn wait_keeping_alive(
     srv: &Server,
     socket: &mut ClientSocket,
-    client: &Client,
+    link: &mut ReplicaInput<'_>,
     d: Duration,
 ) -> Result<(), Closed> {
     let deadline = tokio::time::Instant::now() + d;
     while tokio::time::Instant::now() < deadline {
-        if client.info.is_killed() {
+        if link.client.info.is_killed() {
             return Err("killed".into());
         }
         let tick = tokio::time::Instant::now() + Duration::from_millis(100);
         tokio::select! {
             _ = tokio::time::sleep_until(deadline.min(tick)) => {}
-            _ = client.info.wake.wait() => {}
+            _ = link.client.info.wake.wait() => {}
+            n = socket.read_into(&mut link.input, 16 * 1024) => match n {
+                Ok(0) => return Err("EOF".into()),
+                Ok(_) => {}
+                Err(e) => return Err(io(e)),
+            },
         }
-        let now_ms = unix_ms();
-        // A server busy with a command holding everything sends no keepalive, as Redis,
-        // whose event loop is then blocked, sends none.
-        let second_changed =
-            now_ms / 1000 != client.info.last_interaction_ms.load(Ordering::Relaxed) / 1000;
-        if second_changed && srv.keyspace.is_idle_enough() {
-            client
-                .info
-                .last_interaction_ms
-                .store(now_ms, Ordering::Relaxed);
-            send(srv, socket, client, b"\n", None).await?;
-        }
+        link.run_commands(srv)?;
+        keepalive(srv, socket, link.client).await?;
     }
-    if client.info.is_killed() {
+    if link.client.info.is_killed() {
         return Err("killed".into());
     }
     Ok(())
 }
 
-/// The barrier: with the keyspace held, registers the replica as a reader at the current
-/// offset and begins a snapshot. `None` while another snapshot runs.
-fn begin_snapshot(
-    srv: &Server,
-    id: u64,
-) -> Option<(
-    Arc<crate::keyspace::snapshot::ActiveSnapshot>,
-    SaveHeader,
-    i64,
-)> {
-    if srv.rdb.bgsave_running.load(Ordering::Acquire) || srv.keyspace.snapshots.is_active() {
-        return None;
+/// A newline once a second while the replica waits. A server busy with a command holding
+/// everything sends none, as Redis, whose event loop is then blocked, sends none.
+async fn keepalive(srv: &Server, socket: &mut ClientSocket, client: &Client) -> Result<(), Closed> {
+    let now_ms = unix_ms();
+    let second_changed =
+        now_ms / 1000 != client.info.last_interaction_ms.load(Ordering::Relaxed) / 1000;
+    if second_changed && srv.keyspace.is_idle_enough() {
+        client
+            .info
+            .last_interaction_ms
+            .store(now_ms, Ordering::Relaxed);
+        send(srv, socket, client, b"\n", None).await?;
     }
-    let barrier = Txn::exclusive(&srv.keyspace, 0, unix_ms());
-    let r = &srv.replication;
-    // Commands after the barrier select their database again: the replica starts from the
-    // stream database the file names.
-    srv.propagator.reset_selected_db_of(target::REPLICAS);
-    let offset = r.stream.offset();
-    let header = SaveHeader::capture(srv);
-    let snap = srv.keyspace.snapshots.begin(save::shard_encoder(&header))?;
-    if !r.stream.add_reader(id, offset) {
-        srv.keyspace.snapshots.end();
-        return None;
-    }
-    drop(barrier);
-    Some((snap, header, offset))
+    Ok(())
 }
 
-enum Target {
-    File,
-    Channel(tokio::sync::mpsc::Sender<Vec<u8>>),
-}
-
-/// Serializes the snapshot on a thread; the receiver gets the outcome.
-fn spawn_snapshot(
-    srv: Arc<Server>,
-    snap: Arc<crate::keyspace::snapshot::ActiveSnapshot>,
-    header: SaveHeader,
-    target: Target,
-) -> tokio::sync::oneshot::Receiver<Result<Option<std::fs::File>, String>> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let keeper = srv.clone();
-    let spawned = std::thread::Builder::new()
-        .name("repl-snapshot".into())
-        .spawn(move || {
-            let stop = || false;
-            let result = match target {
-                Target::File => {
-                    let path = srv.cfg().dbfilename.clone();
-                    let tmp = format!("temp-{}-repl.rdb", std::process::id());
-                    let dirty = srv.rdb.dirty_now(&srv);
-                    let r = save::write_file(&path, &tmp, |sink| {
-                        save::write_snapshot(&srv.keyspace, &snap, &header, &stop, sink)
-                    });
-                    // Opened before the snapshot ends, so a later save cannot replace the
-                    // file this replica is sent.
-                    r.and_then(|()| {
-                        srv.rdb.saved(&srv, dirty);
-                        std::fs::File::open(&path)
-                            .map(Some)
-                            .map_err(|e| format!("opening {path}: {e}"))
-                    })
-                }
-                Target::Channel(chan) => {
-                    let sink = ChannelWriter {
-                        chan,
-                        buf: Vec::with_capacity(TRANSFER_CHUNK_BYTES),
-                    };
-                    save::write_snapshot(&srv.keyspace, &snap, &header, &stop, sink)
-                        .and_then(|mut w| {
-                            w.flush().map_err(|e| rudis_rdb::Error::Io {
-                                offset: 0,
-                                source: e,
-                            })
-                        })
-                        .map(|_| None)
-                        .map_err(|e| e.to_string())
-                }
-            };
-            srv.keyspace.snapshots.end();
-            let _ = tx.send(result);
-        });
-    if spawned.is_err() {
-        // The closure (and its sender) is gone: the receiver sees the failure.
-        keeper.keyspace.snapshots.end();
-    }
-    rx
-}
-
-/// Sends the snapshot's bytes, as the thread produces them, to the replica in a channel.
-struct ChannelWriter {
-    chan: tokio::sync::mpsc::Sender<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= TRANSFER_CHUNK_BYTES {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(TRANSFER_CHUNK_BYTES));
-        self.chan
-            .blocking_send(chunk)
-            .map_err(|_| std::io::Error::other("the replica went away"))
-    }
-}
-
-/// Diskless: `$EOF:<mark>`, the snapshot as it is produced, the mark.
+/// Diskless: `$EOF:<mark>`, the image as the job produces it, the mark.
 async fn send_diskless(
     srv: &Server,
     socket: &mut ClientSocket,
-    client: &Client,
-    entry: &ReplicaEntry,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    done: tokio::sync::oneshot::Receiver<Result<Option<std::fs::File>, String>>,
+    link: &mut ReplicaInput<'_>,
+    mut rx: tokio::sync::mpsc::Receiver<Piece>,
 ) -> Result<(), Closed> {
+    let client = &*link.client;
     let mark = crate::server::random_hex(super::wire::ID_LEN);
     let head = format!("$EOF:{mark}\r\n");
-    entry
-        .state
-        .store(replica_state::WAIT_BGSAVE, Ordering::Relaxed);
     send(srv, socket, client, head.as_bytes(), None).await?;
-    while let Some(chunk) = rx.recv().await {
-        send(srv, socket, client, &chunk, None).await?;
-    }
-    match done.await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(format!("snapshot failed: {e}")),
-        Err(_) => return Err("snapshot thread failed".into()),
+    loop {
+        let piece = tokio::select! {
+            piece = rx.recv() => piece,
+            _ = client.info.wake.wait() => {
+                if client.info.is_killed() {
+                    return Err("killed".into());
+                }
+                continue;
+            }
+        };
+        match piece {
+            Some(Piece::Bytes(chunk)) => send(srv, socket, client, &chunk, None).await?,
+            Some(Piece::End) => break,
+            None => return Err("the transfer failed".into()),
+        }
     }
     send(srv, socket, client, mark.as_bytes(), None).await
 }
@@ -446,44 +355,51 @@ async fn send_diskless(
 async fn send_file(
     srv: &Server,
     socket: &mut ClientSocket,
-    client: &Client,
-    entry: &ReplicaEntry,
-    done: tokio::sync::oneshot::Receiver<Result<Option<std::fs::File>, String>>,
+    link: &mut ReplicaInput<'_>,
+    mut done: tokio::sync::watch::Receiver<sync_job::FileResult>,
 ) -> Result<(), Closed> {
-    // Newlines keep the replica's link alive while the file is written, as Redis does.
-    let mut done = done;
-    let result = loop {
-        tokio::select! {
-            r = &mut done => break r,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                if client.info.is_killed() {
-                    return Err("killed".into());
-                }
-                send(srv, socket, client, b"\n", None).await?;
-            }
+    let file = loop {
+        if let Some(result) = done.borrow_and_update().clone() {
+            break result;
         }
+        tokio::select! {
+            changed = done.changed() => {
+                if changed.is_err() && done.borrow().is_none() {
+                    return Err("the transfer failed".into());
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            n = socket.read_into(&mut link.input, 16 * 1024) => match n {
+                Ok(0) => return Err("EOF".into()),
+                Ok(_) => {}
+                Err(e) => return Err(io(e)),
+            },
+        }
+        if link.client.info.is_killed() {
+            return Err("killed".into());
+        }
+        link.run_commands(srv)?;
+        keepalive(srv, socket, link.client).await?;
     };
-    let mut file = match result {
-        Ok(Ok(Some(file))) => file,
-        Ok(Ok(None)) => return Err("no file to send".into()),
-        Ok(Err(e)) => return Err(format!("BGSAVE for replication failed: {e}")),
-        Err(_) => return Err("snapshot thread failed".into()),
-    };
+    let file = file.map_err(|e| format!("BGSAVE for replication failed: {e}"))?;
+    let client = &*link.client;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
-    entry
+    link.entry
         .state
         .store(replica_state::SEND_BULK, Ordering::Relaxed);
     send(srv, socket, client, format!("${len}\r\n").as_bytes(), None).await?;
     let mut buf = vec![0u8; TRANSFER_CHUNK_BYTES];
-    let mut left = len;
-    while left > 0 {
-        let want = buf.len().min(left as usize);
-        let n = file.read(&mut buf[..want]).map_err(|e| e.to_string())?;
+    let mut at = 0u64;
+    while at < len {
+        let want = buf.len().min((len - at) as usize);
+        let n = file
+            .read_at(&mut buf[..want], at)
+            .map_err(|e| e.to_string())?;
         if n == 0 {
             return Err("the RDB file is shorter than announced".into());
         }
         send(srv, socket, client, &buf[..n], None).await?;
-        left -= n as u64;
+        at += n as u64;
     }
     Ok(())
 }
@@ -497,8 +413,12 @@ async fn send(
     data: &[u8],
     at: Option<i64>,
 ) -> Result<(), Closed> {
+    if client.info.is_killed() {
+        return Err("killed".into());
+    }
     let mut done = 0;
     let mut soft_since_ms = 0;
+    let mut progress_ms = unix_ms();
     while done < data.len() {
         match socket.try_write(&data[done..]).map_err(io)? {
             0 => {
@@ -510,13 +430,28 @@ async fn send(
                 if client.info.is_killed() {
                     return Err("killed".into());
                 }
-                if let Some(at) = at {
-                    let pending = srv.replication.offset() - at - done as i64;
-                    over_limit(srv, client, pending, &mut soft_since_ms)?;
+                match at {
+                    Some(at) => {
+                        let pending = srv.replication.offset() - at - done as i64;
+                        over_limit(srv, client, pending, &mut soft_since_ms)?;
+                    }
+                    // A full sync that cannot write for `repl-timeout`: the replica is gone.
+                    None if unix_ms() - progress_ms > srv.cfg().repl_timeout * 1000 => {
+                        log::write_line(
+                            Verbosity::Warning,
+                            &format!(
+                                "Disconnecting timedout replica (full sync): {}",
+                                crate::cmd::client::log_line(srv, &client.info)
+                            ),
+                        );
+                        return Err("timeout".into());
+                    }
+                    None => {}
                 }
             }
             n => {
                 done += n;
+                progress_ms = unix_ms();
                 srv.stats.add(|c| &c.net_repl_output_bytes, n as u64);
             }
         }
@@ -577,25 +512,24 @@ struct StreamMode {
 async fn stream_to(
     srv: &Server,
     socket: &mut ClientSocket,
-    mut input: Vec<u8>,
-    client: &Client,
-    entry: &ReplicaEntry,
+    link: &mut ReplicaInput<'_>,
     from: i64,
     mode: StreamMode,
 ) -> Result<(), Closed> {
     let mut wait_ack = mode.wait_ack;
     let r = &srv.replication;
-    let id = client.id();
+    let id = link.client.id();
+    let entry = link.entry;
     let mut at = from;
-    let mut parser = RequestParser::new();
     let mut end_rx = r.stream.subscribe();
     loop {
-        if client.info.is_killed() {
+        if link.client.info.is_killed() {
             return Err("killed".into());
         }
-        if read_acks(srv, &mut input, &mut parser, entry)? {
+        if link.run_commands(srv)? {
             wait_ack = false;
         }
+        let client = &*link.client;
         if !wait_ack {
             let (bytes, next) = r.stream.read(id, at, STREAM_CHUNK_BYTES);
             if !bytes.is_empty() {
@@ -611,13 +545,13 @@ async fn stream_to(
         let mut soft = 0;
         over_limit(srv, client, r.offset() - at, &mut soft)?;
         tokio::select! {
-            n = socket.read_into(&mut input, 16 * 1024) => match n {
+            n = socket.read_into(&mut link.input, 16 * 1024) => match n {
                 Ok(0) => return Err("EOF".into()),
                 Ok(n) => srv.stats.add(|c| &c.net_repl_input_bytes, n as u64),
                 Err(e) => return Err(io(e)),
             },
             _ = end_rx.changed() => {}
-            _ = client.info.wake.wait() => {}
+            _ = link.client.info.wake.wait() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
@@ -636,48 +570,94 @@ fn check_timeout(srv: &Server, entry: &ReplicaEntry) -> Result<(), ()> {
     Ok(())
 }
 
-/// Handles what the replica sent: REPLCONF ACK <offset> (others are ignored, as a replica
-/// gets no replies). Returns true if an ACK came.
-fn read_acks(
-    srv: &Server,
-    input: &mut Vec<u8>,
-    parser: &mut RequestParser,
-    entry: &ReplicaEntry,
-) -> Result<bool, Closed> {
-    let limits = Limits {
-        max_bulk_len: 1 << 20,
-        auth_required: false,
-        from_master: false,
-    };
-    let mut acked = false;
-    let mut start = 0;
-    while start < input.len() {
-        let buf = &input[start..];
-        match parser.parse(buf, &limits) {
-            Ok(Parsed::Command(n)) => {
-                let argv = parser.argv(buf);
-                if argv.len() >= 3
-                    && argv.get(0).eq_ignore_ascii_case(b"replconf")
-                    && argv.get(1).eq_ignore_ascii_case(b"ack")
-                {
-                    if let Some(off) = rudis_resp::number::parse_i64(argv.get(2)) {
-                        entry.ack_offset.fetch_max(off, Ordering::Relaxed);
+/// A replica's connection as the master reads it: what it sent, and who it is.
+struct ReplicaInput<'a> {
+    input: Vec<u8>,
+    parser: RequestParser,
+    client: &'a mut Client,
+    entry: &'a ReplicaEntry,
+}
+
+impl ReplicaInput<'_> {
+    /// Handles what the replica sent. REPLCONF ACK records its offset; other REPLCONFs are
+    /// ignored. Any other command runs as for any client, but a replica's link carries no
+    /// replies: one that produces a reply is disconnected, with Redis's log lines. Returns
+    /// true if an ACK came.
+    fn run_commands(&mut self, srv: &Server) -> Result<bool, Closed> {
+        let limits = Limits {
+            max_bulk_len: 1 << 20,
+            auth_required: false,
+            from_master: false,
+        };
+        let mut acked = false;
+        let mut start = 0;
+        let mut result = Ok(());
+        while start < self.input.len() {
+            let buf = &self.input[start..];
+            match self.parser.parse(buf, &limits) {
+                Ok(Parsed::Command(n)) => {
+                    let argv = self.parser.argv(buf);
+                    start += n;
+                    if argv.get(0).eq_ignore_ascii_case(b"replconf") {
+                        if argv.len() >= 3 && argv.get(1).eq_ignore_ascii_case(b"ack") {
+                            if let Some(off) = rudis_resp::number::parse_i64(argv.get(2)) {
+                                self.entry.ack_offset.fetch_max(off, Ordering::Relaxed);
+                            }
+                            self.entry.ack_ms.store(unix_ms(), Ordering::Relaxed);
+                            acked = true;
+                        }
+                        continue;
                     }
-                    entry.ack_ms.store(unix_ms(), Ordering::Relaxed);
-                    acked = true;
+                    let mut reply = ReplyBuf::new();
+                    crate::command::dispatch::call(srv, self.client, &mut reply, argv);
+                    if !reply.is_empty() {
+                        result = Err(reply_generated(srv, self.client, reply.as_bytes()));
+                        break;
+                    }
                 }
-                start += n;
+                Ok(Parsed::Empty(n)) | Ok(Parsed::Newline(n)) => start += n,
+                Ok(Parsed::Incomplete) => break,
+                Err(e) => {
+                    result = Err(e.message());
+                    break;
+                }
             }
-            Ok(Parsed::Empty(n)) | Ok(Parsed::Newline(n)) => start += n,
-            Ok(Parsed::Incomplete) => break,
-            Err(e) => return Err(e.message()),
         }
+        self.input.drain(..start);
+        if acked {
+            srv.replication.waits.on_ack(srv);
+        }
+        result.map(|()| acked)
     }
-    input.drain(..start);
-    if acked {
-        srv.replication.waits.on_ack(srv);
+}
+
+/// Logs a reply a replica's command produced, as Redis does before dropping the replica.
+fn reply_generated(srv: &Server, client: &Client, reply: &[u8]) -> Closed {
+    let last = client.info.last_cmd_id.load(Ordering::Relaxed);
+    let name = if last == crate::server::client::NO_COMMAND {
+        "<unknown>".to_string()
+    } else {
+        srv.commands.get(last).fullname.to_string()
+    };
+    if let Some(err) = reply.strip_prefix(b"-") {
+        let err = err.strip_suffix(b"\r\n").unwrap_or(err);
+        let err = &err[..err.len().min(4096)];
+        log::write_line(
+            Verbosity::Warning,
+            &format!(
+                "== CRITICAL == This master is sending an error to its replica: '{}' after processing the command '{name}'",
+                String::from_utf8_lossy(err)
+            ),
+        );
     }
-    Ok(acked)
+    log::write_line(
+        Verbosity::Warning,
+        &format!(
+            "Replica generated a reply to command '{name}', disconnecting it: {}",
+            crate::cmd::client::log_line(srv, &client.info)
+        ),
+    );
+    "the replica generated a reply".into()
 }
 
 /// The master's part of the replication cron (once a second): PING replicas every

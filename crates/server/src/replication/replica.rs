@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 
+use super::diskless_load::{self, LoadMode};
 use super::wire::{self, BulkHeader, EofScanner, PsyncReply};
 use super::{ensure_backlog, Link, LinkState};
 use crate::keyspace::txn::{encode_command, Txn};
@@ -197,10 +198,10 @@ fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String
 }
 
 /// The socket and what was read but not consumed.
-struct LinkIo<'a> {
+pub(super) struct LinkIo<'a> {
     stream: TcpStream,
-    buf: Vec<u8>,
-    srv: &'a Server,
+    pub(super) buf: Vec<u8>,
+    pub(super) srv: &'a Server,
     generation: u64,
 }
 
@@ -218,9 +219,14 @@ impl<'a> LinkIo<'a> {
         })
     }
 
+    /// Runs `f` on the link if it is still this one's.
+    pub(super) fn with_link(&self, f: impl FnOnce(&mut Link)) {
+        with_link(self.srv, self.generation, f);
+    }
+
     /// Reads what arrives within one tick. Ok(false) on a quiet tick; an error at EOF or
     /// when the link was replaced.
-    fn fill(&mut self) -> Result<bool, String> {
+    pub(super) fn fill(&mut self) -> Result<bool, String> {
         if !current(self.srv, self.generation) {
             return Err("the master changed".into());
         }
@@ -391,7 +397,8 @@ fn continue_from(srv: &Server, replid: Option<String>) {
     );
 }
 
-/// Receives the RDB into a temporary file, then replaces our dataset with it.
+/// Receives the RDB and replaces our dataset with it: through a temporary file, or parsed
+/// straight from the socket (`repl-diskless-load`, see `diskless_load`).
 fn receive_and_load(
     srv: &Server,
     io: &mut LinkIo,
@@ -409,17 +416,26 @@ fn receive_and_load(
         l.transfer_read = 0;
         l.transfer_start_ms = unix_ms();
     });
+    let mode = diskless_load::mode(srv);
+    let to = if mode == LoadMode::Disk {
+        "to disk"
+    } else {
+        "to parser"
+    };
+    let what = if size < 0 {
+        "streamed RDB from master with EOF".to_string()
+    } else {
+        format!("{size} bytes from master")
+    };
     log::write_line(
         Verbosity::Notice,
-        &format!(
-            "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
-            if size < 0 {
-                "streamed".to_string()
-            } else {
-                size.to_string()
-            }
-        ),
+        &format!("MASTER <-> REPLICA sync: receiving {what} {to}"),
     );
+    if mode != LoadMode::Disk {
+        let same_history = srv.repl.ids().0 == replid;
+        let loaded = diskless_load::run(srv, io, &header, mode, same_history)?;
+        return finish_full_sync(srv, &loaded, replid, offset);
+    }
     let tmp = format!("temp-{}.{}.rdb", unix_ms() / 1000, std::process::id());
     let received = receive_to_file(srv, io, &header, &tmp);
     if let Err(e) = received {
@@ -509,13 +525,27 @@ fn load_received(srv: &Server, tmp: &str, replid: &str, offset: i64) -> Result<(
         "MASTER <-> REPLICA sync: Loading DB in memory",
     );
     srv.state.loading.store(true, Ordering::Release);
+    let busy = srv
+        .watchdog
+        .busy(srv, || "the load of the master's data".to_string());
     let loaded = std::fs::File::open(&path)
         .map_err(|e| e.to_string())
         .and_then(|f| crate::persist::load::load(srv, f, false));
+    drop(busy);
     srv.state.loading.store(false, Ordering::Release);
     let loaded = loaded.map_err(|e| {
         format!("Failed trying to load the MASTER synchronization DB from disk: {e}")
     })?;
+    finish_full_sync(srv, &loaded, replid, offset)
+}
+
+/// After a full resync's load: the master's history becomes ours, from `offset`.
+fn finish_full_sync(
+    srv: &Server,
+    loaded: &crate::persist::load::Loaded,
+    replid: &str,
+    offset: i64,
+) -> Result<(), String> {
     let r = &srv.replication;
     srv.repl
         .set_ids(replid.to_string(), NO_REPLID.to_string(), -1);
@@ -533,13 +563,17 @@ fn load_received(srv: &Server, tmp: &str, replid: &str, offset: i64) -> Result<(
     Ok(())
 }
 
-/// Empties every database (a full resync replaces the dataset).
-fn flush_all(srv: &Server) {
+/// Empties every database and drops the function libraries (a full resync replaces the
+/// dataset, functions included).
+pub(super) fn flush_all(srv: &Server) {
     let lazy = srv.cfg().replica_lazy_flush;
     let mut txn = Txn::exclusive(&srv.keyspace, 0, unix_ms());
+    txn.writes = true;
     for db in 0..srv.keyspace.db_count() {
         crate::cmd::keys::flush::empty_db_txn(&mut txn, db, lazy);
     }
+    drop(txn);
+    srv.scripting.flush_libraries();
 }
 
 /// The master client: applies the stream through the dispatch gate.

@@ -25,6 +25,7 @@ pub mod replid;
 pub mod slowlog;
 pub mod socket;
 pub mod stats;
+pub mod watchdog;
 pub mod workers;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -74,6 +75,10 @@ pub struct ShutdownRequest {
 pub struct RuntimeState {
     /// A dataset is being loaded: commands without the `loading` flag get `-LOADING`.
     pub loading: AtomicBool,
+    /// A replica loads its master's dataset beside the old one, which stays served
+    /// (`repl-diskless-load swapdb` with the same history): commands flagged
+    /// `no_async_loading` get `-LOADING`.
+    pub async_loading: AtomicBool,
     /// Active expiry enabled (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
     /// This server is a replica (set by replication).
@@ -147,6 +152,8 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// RDB saving and loading state (INFO persistence, LASTSAVE, save points).
     pub rdb: crate::persist::RdbState,
+    /// `watchdog-period`: long operations that keep the dataset from being served.
+    pub watchdog: watchdog::Watchdog,
     /// Connections MIGRATE keeps open to its targets.
     pub migrate_sockets: crate::cmd::keys::migrate::SocketCache,
     /// The append only file.
@@ -195,6 +202,7 @@ impl Server {
             started_unix_ms: now,
             tcp_port: AtomicU64::new(port),
             rdb: Default::default(),
+            watchdog: Default::default(),
             migrate_sockets: Default::default(),
             aof: Default::default(),
             scripting: crate::script::Scripting::new(),

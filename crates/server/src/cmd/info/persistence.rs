@@ -41,7 +41,11 @@ pub fn persistence(srv: &Server, out: &mut String) {
     let loading = state.loading.load(Ordering::Relaxed);
     let bgsave_failed = state.bgsave_failed.load(Ordering::Relaxed);
     field(out, "loading", yes(loading));
-    field(out, "async_loading", 0);
+    field(
+        out,
+        "async_loading",
+        yes(state.async_loading.load(Ordering::Relaxed)),
+    );
     save_progress(srv, out);
     let rdb = &srv.rdb;
     field(
@@ -52,7 +56,10 @@ pub fn persistence(srv: &Server, out: &mut String) {
     field(
         out,
         "rdb_bgsave_in_progress",
-        u8::from(rdb.bgsave_running.load(Ordering::Acquire)),
+        u8::from(
+            rdb.bgsave_running.load(Ordering::Acquire)
+                || rdb.repl_snapshot_running.load(Ordering::Acquire),
+        ),
     );
     field(
         out,

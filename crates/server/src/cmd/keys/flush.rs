@@ -50,6 +50,7 @@ pub(super) fn flushdb(ctx: &mut Ctx, argv: Argv) -> CmdResult {
 pub(super) fn flushall(ctx: &mut Ctx, argv: Argv) -> CmdResult {
     let lazy = flush_is_lazy(ctx, argv)?;
     crate::persist::save::cancel_bgsave(ctx.srv);
+    crate::replication::sync_job::cancel(ctx.srv);
     let mut removed = 0;
     for db in 0..ctx.txn.keyspace().db_count() {
         removed += empty_db(ctx, db, lazy);
@@ -293,4 +294,44 @@ fn delete_expired(ctx: &mut Ctx, db: usize, tables: &mut Tables, keys: &[Vec<u8>
 fn swap_counter(a: &AtomicI64, b: &AtomicI64) {
     let old_a = a.load(Ordering::Relaxed);
     a.store(b.swap(old_a, Ordering::Relaxed), Ordering::Relaxed);
+}
+
+/// Replaces every database's contents with those of `loaded` (a replica's diskless load
+/// into a temporary keyspace), which receives the old contents. The caller holds the
+/// keyspace exclusively through `txn` (flagged as writing, so an active snapshot gets each
+/// shard first); watchers stay where they are and are told of the keys that change, as
+/// with SWAPDB. (A replica has no clients blocked on keys: they are released when it
+/// becomes one, and its clients cannot write.)
+pub(crate) fn swap_with_loaded(
+    txn: &mut crate::keyspace::txn::Txn<'_>,
+    loaded: &crate::keyspace::Keyspace,
+) {
+    let now_ms = txn.now_ms;
+    for db in 0..txn.keyspace().db_count() {
+        let other = loaded.db(db);
+        if !txn.keyspace().db(db).is_allocated() && !other.is_allocated() {
+            continue;
+        }
+        for slot in 0..SLOTS as u16 {
+            let mut theirs = other.shard(slot).lock();
+            let mine = txn.shard_at(db, slot);
+            touch_watchers(
+                mine.extras(),
+                (&mine.keys, mine.expires()),
+                Some((&theirs.keys, theirs.expires())),
+                now_ms,
+            );
+            std::mem::swap(&mut mine.keys, &mut theirs.keys);
+            let (my_expires, their_expires) = (mine.take_expires(), theirs.take_expires());
+            mine.set_expires(their_expires);
+            theirs.set_expires(my_expires);
+            drop(theirs);
+            txn.release_shards();
+        }
+        let mine = txn.keyspace().db(db);
+        swap_counter(&mine.keys, &other.keys);
+        swap_counter(&mine.keys_upper_bound, &other.keys_upper_bound);
+        swap_counter(&mine.volatile, &other.volatile);
+        swap_counter(&mine.avg_ttl_ms, &other.avg_ttl_ms);
+    }
 }
