@@ -538,7 +538,8 @@ fn account(
     // Administrative commands are not shown: their arguments may be secrets.
     let hidden = entry.spec.has(flag::SKIP_MONITOR | flag::ADMIN);
     if srv.monitors.is_active() && !hidden && !srv.state.loading.load(Ordering::Relaxed) {
-        srv.monitors.feed(client.db, &client.info.addr, argv.iter());
+        srv.monitors
+            .feed(client.db, &client.info.monitor_source(), argv.iter());
     }
 }
 
