@@ -84,8 +84,8 @@ pub fn resolve<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdE
     Ok(entry)
 }
 
-/// Finds the command (or subcommand).
-fn lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
+/// Finds the command (or subcommand) `argv` names, without checking its arity.
+pub fn lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
     let name = argv.get(0);
     let Some(mut entry) = srv.commands.lookup(name) else {
         return Err(unknown_command(argv));

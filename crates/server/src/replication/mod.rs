@@ -7,6 +7,7 @@
 //! - [`replica`]: the replica side: the link to a master as a state machine on its own thread
 //!   (connect, handshake, PSYNC, transfer, load, apply the stream, ACK, reconnect).
 //! - [`wait`]: WAIT, counting acknowledged offsets.
+//! - [`error_reply`]: a replica answering its master's stream with an error.
 //! - [`local_keys`]: keys a writable replica's own clients gave an expiry, which it expires.
 //!
 //! [`Replication`] holds what both sides share: the stream (whose end is
@@ -14,6 +15,7 @@
 //! the state of the link to our master, and the counters INFO reports. The replication ids
 //! live in `server::replid`.
 
+pub mod error_reply;
 pub mod info;
 pub mod local_keys;
 pub mod primary;

@@ -666,6 +666,7 @@ fn apply_buffered(
                         .map_err(|e| format!("Error writing to MASTER: {e}"))?;
                 } else {
                     crate::command::dispatch::call(srv, client, reply, argv);
+                    super::error_reply::check(srv, argv, reply.as_bytes());
                     reply.clear();
                 }
                 srv.replication.stream.feed(&io.buf[start..start + n]);
