@@ -117,11 +117,7 @@ fn run(srv: Arc<Server>, generation: u64) {
         if !current(&srv, generation) {
             return;
         }
-        let mut was_streaming = None;
         with_link(&srv, generation, |l| {
-            if l.state == LinkState::Connected {
-                was_streaming = Some(format!("{}:{}", l.host, l.port));
-            }
             l.state = LinkState::Connect;
             l.socket = None;
             if l.down_since_ms == 0 {
@@ -130,15 +126,6 @@ fn run(srv: Arc<Server>, generation: u64) {
         });
         if let Err(e) = result {
             log::write_line(Verbosity::Warning, &e);
-        }
-        if let Some(master) = was_streaming {
-            // A link lost while streaming is retried at once, as Redis 7 does: waiting
-            // risks the master's backlog moving past our offset.
-            log::write_line(
-                Verbosity::Notice,
-                &format!("Reconnecting to MASTER {master}"),
-            );
-            continue;
         }
         for _ in 0..10 {
             if !current(&srv, generation) {
