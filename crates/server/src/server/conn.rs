@@ -220,7 +220,14 @@ impl Connection {
                 limits = limits_for(srv, client);
             }
             limits.auth_required = !client.authenticated;
+            let feeds_before = srv.replication.stream.feeds();
             let outcome = self.process(srv, client, &limits);
+            if srv.replication.stream.feeds() != feeds_before {
+                // Let the replica streams (tasks of this worker, just woken) send what these
+                // commands produced before the client hears back: a client that reads a
+                // replica right after its write then finds it there, as with Redis.
+                tokio::task::yield_now().await;
+            }
             self.flush(srv, client).await?;
             if let Some(handoff) = client.repl_handoff.take() {
                 // SYNC/PSYNC: from now on this connection carries a replica's stream.
