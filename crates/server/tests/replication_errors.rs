@@ -139,3 +139,28 @@ fn a_read_only_replica_stops_on_an_error_under_panic() {
         assert!(replica.log().contains(expected), "{}", replica.log());
     }
 }
+
+#[test]
+fn the_masters_stream_waits_for_a_script_running_on_the_replica() {
+    let (master, replica) = pair(ServerProcess::start);
+    let (mut m, mut r) = (master.conn(), replica.conn());
+    ok(&mut r, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
+    let port = replica.port;
+    let script = std::thread::spawn(move || {
+        let mut c = RawConn::connect(port);
+        // A script that keeps the replica busy for about a second.
+        let busy = "local t = redis.call('time') local e = t[1] + 1 \
+                    while tonumber(redis.call('time')[1]) <= e do end return 1";
+        cmd(&mut c, &["EVAL", busy, "0"])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..20 {
+        ok(&mut m, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert_eq!(script.join().unwrap(), "1");
+    wait_until("the replica to apply the writes", || {
+        cmd(&mut r, &["DBSIZE"]) == "20"
+    });
+    assert_eq!(info_field(&mut r, "stats", "unexpected_error_replies"), "0");
+    assert!(critical_lines(&replica).is_empty());
+}
