@@ -7,7 +7,7 @@ use crate::command::table::CommandTable;
 use crate::config::{load_from_args, Config, StartOptions};
 use crate::server::log::{self, Verbosity};
 use crate::server::workers::Workers;
-use crate::server::{listen, Server, ShutdownRequest};
+use crate::server::{listen, unix_listen, Server, ShutdownRequest};
 use crate::{REDIS_VERSION, RUDIS_VERSION};
 
 /// Runs the server with the process's arguments (program name first). Returns the exit code.
@@ -215,8 +215,33 @@ async fn serve_async(srv: Arc<Server>, opts: &StartOptions, workers: Arc<Workers
             }
         }
     }
+    let has_tcp = !listeners.is_empty();
     for l in listeners {
         tokio::spawn(listen::accept_loop(srv.clone(), l, workers.clone()));
+    }
+    let unixsocket = cfg.unixsocket.clone();
+    if !unixsocket.is_empty() {
+        let perm = cfg.unixsocketperm as u32;
+        match unix_listen::bind(&unixsocket, perm, cfg.tcp_backlog as i32) {
+            Ok(l) => {
+                let task =
+                    unix_listen::accept_loop(srv.clone(), l, unixsocket.clone(), workers.clone());
+                tokio::spawn(task);
+            }
+            Err(e) => {
+                log::write_line(
+                    Verbosity::Warning,
+                    &format!("Failed opening Unix socket: {e}"),
+                );
+                return 1;
+            }
+        }
+    } else if !has_tcp {
+        log::write_line(
+            Verbosity::Warning,
+            "Configured to not listen anywhere, exiting.",
+        );
+        return 1;
     }
     drop(cfg);
     tokio::spawn(watch_signals(srv.clone()));
@@ -227,7 +252,15 @@ async fn serve_async(srv: Arc<Server>, opts: &StartOptions, workers: Arc<Workers
     crate::replication::start(&srv);
     tokio::spawn(crate::replication::cron(srv.clone()));
     tokio::spawn(crate::server::cron::run(srv.clone()));
-    log::write_line(Verbosity::Notice, "Ready to accept connections tcp");
+    if has_tcp {
+        log::write_line(Verbosity::Notice, "Ready to accept connections tcp");
+    }
+    if !unixsocket.is_empty() {
+        log::write_line(
+            Verbosity::Notice,
+            &format!("The server is now ready to accept connections at {unixsocket}"),
+        );
+    }
     let mut shutdown = srv.shutdown_requested();
     while shutdown.borrow().is_none() {
         if shutdown.changed().await.is_err() {
@@ -313,10 +346,12 @@ fn finish_shutdown(srv: &Server, request: ShutdownRequest) -> i32 {
                     Verbosity::Warning,
                     "Errors trying to shut down the server. Check the logs for more information.",
                 );
+                close_unix_socket(srv);
                 return 1;
             }
         }
     }
+    close_unix_socket(srv);
     log::write_line(Verbosity::Warning, "Rudis is now ready to exit, bye bye...");
     0
 }
@@ -338,6 +373,14 @@ fn stop_background_jobs(srv: &Server) {
             "There is a child rewriting the AOF. Killing it!",
         );
         crate::persist::aof::rewrite::cancel_running(srv);
+    }
+}
+
+/// Removes the Unix socket's file, if the server listens on one.
+fn close_unix_socket(srv: &Server) {
+    let path = srv.cfg().unixsocket.clone();
+    if !path.is_empty() {
+        unix_listen::remove_file(&path);
     }
 }
 

@@ -359,6 +359,7 @@ fn flag_letters(info: &ClientInfo) -> String {
         (f & cflag::CLOSE_AFTER_REPLY != 0, 'c'),
         (f & cflag::UNBLOCKED != 0, 'u'),
         (info.is_killed(), 'A'),
+        (f & cflag::UNIX_SOCKET != 0, 'U'),
         (f & cflag::READONLY != 0, 'r'),
         (f & cflag::NO_EVICT != 0, 'e'),
     ] {

@@ -90,6 +90,7 @@ static SUBCOMMANDS: &[(&str, Args, SubHandler)] = &[
     ("jmap", Args::Exactly(2), jmap),
     ("structsize", Args::Exactly(2), structsize),
     ("change-repl-id", Args::Exactly(2), change_repl_id),
+    ("replicate", Args::AtLeast(3), replicate),
     (
         "quicklist-packed-threshold",
         Args::Exactly(3),
@@ -358,6 +359,16 @@ fn change_repl_id(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG REPLICATE command [arg ...]: sends a command to the replicas only, without running
+/// it here (nor writing it to the AOF): tests use it to make a replica's data diverge.
+fn replicate(ctx: &mut Ctx, argv: Argv) -> CmdResult {
+    let args: Vec<&[u8]> = argv.iter().skip(2).collect();
+    ctx.txn
+        .propagate_to(&args, crate::propagate::target::REPLICAS);
+    ctx.reply.ok();
+    Ok(())
+}
+
 /// DEBUG STRINGMATCH-TEST: matches random patterns against random strings, to show the
 /// glob matcher neither crashes nor hangs on any input.
 fn stringmatch_test(ctx: &mut Ctx, _argv: Argv) -> CmdResult {
@@ -546,6 +557,8 @@ const HELP: &[&str] = &[
     "    Write the memory allocator's statistics to the server log.",
     "LOADAOF",
     "    Flush the AOF buffers on disk and reload the AOF in memory.",
+    "REPLICATE <string>",
+    "    Replicates the provided string to replicas, allowing data divergence.",
     "MALLCTL <key> [<val>]",
     "    Get or set a malloc tuning integer.",
     "MALLCTL-STR <key> [<val>]",

@@ -84,8 +84,8 @@ pub fn resolve<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdE
     Ok(entry)
 }
 
-/// Finds the command (or subcommand).
-fn lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
+/// Finds the command (or subcommand) `argv` names, without checking its arity.
+pub fn lookup<'s>(srv: &'s Server, argv: Argv<'_>) -> Result<&'s CmdEntry, CmdError> {
     let name = argv.get(0);
     let Some(mut entry) = srv.commands.lookup(name) else {
         return Err(unknown_command(argv));
@@ -563,7 +563,8 @@ fn account(
     // Administrative commands are not shown: their arguments may be secrets.
     let hidden = entry.spec.has(flag::SKIP_MONITOR | flag::ADMIN);
     if srv.monitors.is_active() && !hidden && !srv.state.loading.load(Ordering::Relaxed) {
-        srv.monitors.feed(client.db, &client.info.addr, argv.iter());
+        srv.monitors
+            .feed(client.db, &client.info.monitor_source(), argv.iter());
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`sync_job`]: full-sync transfers (snapshot to disk or to sockets) shared by the
 //!   replicas waiting for one.
 //! - [`wait`]: WAIT, counting acknowledged offsets.
+//! - [`error_reply`]: a replica answering its master's stream with an error.
 //! - [`local_keys`]: keys a writable replica's own clients gave an expiry, which it expires.
 //!
 //! [`Replication`] holds what both sides share: the stream (whose end is
@@ -19,6 +20,7 @@
 //! live in `server::replid`.
 
 pub mod diskless_load;
+pub mod error_reply;
 pub mod info;
 pub mod local_keys;
 pub mod primary;
@@ -70,7 +72,7 @@ pub struct ReplicaEntry {
     pub assignment: Mutex<Option<sync_job::Assignment>>,
     /// A second handle on its socket, to close the link at once when it is killed (as
     /// Redis frees the client in the command), not when its task next looks.
-    pub socket: Option<std::net::TcpStream>,
+    pub socket: Option<crate::server::socket::Stream>,
 }
 
 /// The replica side's view of its link, for INFO and ROLE.

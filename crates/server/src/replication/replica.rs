@@ -699,7 +699,9 @@ fn apply_buffered(
                         .write_all(&ack)
                         .map_err(|e| format!("Error writing to MASTER: {e}"))?;
                 } else {
+                    wait_for_script(srv);
                     crate::command::dispatch::call(srv, client, reply, argv);
+                    super::error_reply::check(srv, argv, reply.as_bytes());
                     reply.clear();
                 }
                 srv.replication.stream.feed(&io.buf[start..start + n]);
@@ -715,4 +717,14 @@ fn apply_buffered(
     }
     io.buf.drain(..start);
     Ok(())
+}
+
+/// While a script runs here (sent by one of our own clients), the master's stream waits for
+/// it to end, as in Redis: its commands must not be refused with -BUSY, or the replica would
+/// lose them.
+fn wait_for_script(srv: &Server) {
+    let scripting = &srv.scripting;
+    while scripting.running_eval() || scripting.running_function().is_some() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -80,6 +80,9 @@ fn prepare(srv: &Server, client: &Client, spec: &RunSpec, oom: bool) -> Result<(
         if spec.read_only {
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
         }
+        if !client.is_master {
+            crate::replication::check_write_allowed(srv)?;
+        }
     }
     let allows_oom = spec.flags & (shebang::ALLOW_OOM | shebang::NO_WRITES) != 0;
     if oom && !allows_oom && !client.must_obey() {

@@ -27,6 +27,8 @@ pub mod cflag {
     pub const NO_EVICT: u64 = 1 << 10;
     pub const TRACKING: u64 = 1 << 11;
     pub const NO_TOUCH: u64 = 1 << 12;
+    /// Connected through the Unix socket.
+    pub const UNIX_SOCKET: u64 = 1 << 13;
 }
 
 /// Memory a connection costs besides its buffers: its state on both sides.
@@ -142,6 +144,15 @@ impl ClientInfo {
             kill: AtomicBool::new(false),
             wake: Signal::default(),
         }
+    }
+
+    /// How MONITOR names this client: its address, or `unix:<path>` for a Unix socket client.
+    pub fn monitor_source(&self) -> std::borrow::Cow<'_, str> {
+        if !self.has_flag(cflag::UNIX_SOCKET) {
+            return std::borrow::Cow::Borrowed(&self.addr);
+        }
+        let path = self.addr.strip_suffix(":0").unwrap_or(&self.addr);
+        std::borrow::Cow::Owned(format!("unix:{path}"))
     }
 
     pub fn has_flag(&self, f: u64) -> bool {

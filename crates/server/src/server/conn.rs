@@ -10,10 +10,11 @@
 //! for lengths a client merely announces.
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::socket::ClientSocket;
+use super::socket::{ClientSocket, Stream};
 use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 
 use super::client::{cflag, Client, ClientInfo};
@@ -27,16 +28,49 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Redis's reply to a client refused in protected mode.
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Accepts one TCP client: admission checks, then the request loop, then cleanup.
+/// Accepts one TCP client.
 pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let local = stream
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let endpoint = Endpoint {
+        peer: Some(peer),
+        addr: peer.to_string(),
+        laddr: local,
+        unix: false,
+    };
+    serve(srv, Stream::Tcp(stream), endpoint).await
+}
+
+/// Accepts one client of the Unix socket at `path`. Redis shows such a client's address, and
+/// its local address, as `<path>:0`.
+pub async fn serve_unix(srv: Arc<Server>, stream: std::os::unix::net::UnixStream, path: String) {
+    let addr = format!("{path}:0");
+    let endpoint = Endpoint {
+        peer: None,
+        addr: addr.clone(),
+        laddr: addr,
+        unix: true,
+    };
+    serve(srv, Stream::Unix(stream), endpoint).await
+}
+
+/// Where a client is connected from and to.
+struct Endpoint {
+    /// The TCP peer; `None` for a Unix socket client.
+    peer: Option<SocketAddr>,
+    addr: String,
+    laddr: String,
+    unix: bool,
+}
+
+/// Serves one client: admission checks, then the request loop, then cleanup.
+async fn serve(srv: Arc<Server>, stream: Stream, endpoint: Endpoint) {
     let now = unix_ms();
     let id = srv.clients.next_id();
-    let fd = raw_fd(&stream);
+    let fd = i64::from(stream.as_raw_fd());
     let mut socket = match ClientSocket::new(stream) {
         Ok(s) => s,
         Err(e) => {
@@ -44,8 +78,11 @@ pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: Sock
             return;
         }
     };
-    let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, now));
-    let mut client = Client::new(info.clone(), Some(peer));
+    let info = Arc::new(ClientInfo::new(id, endpoint.addr, endpoint.laddr, fd, now));
+    if endpoint.unix {
+        info.set_flag(cflag::UNIX_SOCKET, true);
+    }
+    let mut client = Client::new(info.clone(), endpoint.peer);
     if let Err(refusal) = admit(&srv, &client) {
         let _ = socket.write_all(refusal.as_bytes()).await;
         srv.stats.add(|c| &c.rejected_connections, 1);
@@ -69,17 +106,6 @@ pub async fn serve_tcp(srv: Arc<Server>, stream: std::net::TcpStream, peer: Sock
         tracing::debug!("client {id} closed: {e}");
     }
     disconnect(&srv, &mut client);
-}
-
-#[cfg(unix)]
-fn raw_fd(stream: &std::net::TcpStream) -> i64 {
-    use std::os::fd::AsRawFd;
-    i64::from(stream.as_raw_fd())
-}
-
-#[cfg(not(unix))]
-fn raw_fd(_: &std::net::TcpStream) -> i64 {
-    -1
 }
 
 /// Protected mode and maxclients. A client that passes is registered: checking the count
@@ -194,7 +220,14 @@ impl Connection {
                 limits = limits_for(srv, client);
             }
             limits.auth_required = !client.authenticated;
+            let feeds_before = srv.replication.stream.feeds();
             let outcome = self.process(srv, client, &limits);
+            if srv.replication.stream.feeds() != feeds_before {
+                // Let the replica streams (tasks of this worker, just woken) send what these
+                // commands produced before the client hears back: a client that reads a
+                // replica right after its write then finds it there, as with Redis.
+                tokio::task::yield_now().await;
+            }
             self.flush(srv, client).await?;
             if let Some(handoff) = client.repl_handoff.take() {
                 // SYNC/PSYNC: from now on this connection carries a replica's stream.

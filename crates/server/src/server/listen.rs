@@ -79,7 +79,9 @@ pub async fn accept_loop(
             Ok((stream, peer)) => {
                 set_keepalive(&stream, srv.cfg().tcp_keepalive);
                 match stream.into_std() {
-                    Ok(std_stream) => workers.serve(srv.clone(), std_stream, peer),
+                    Ok(std_stream) => {
+                        workers.serve(super::conn::serve_tcp(srv.clone(), std_stream, peer))
+                    }
                     Err(e) => tracing::warn!("Accepting client connection: {e}"),
                 }
             }

@@ -4,6 +4,7 @@
 //! - [`client`]: per-connection state and the registry of clients.
 //! - [`conn`]: the connection task: read, parse, dispatch, write.
 //! - [`listen`]: listening sockets and the accept loop.
+//! - [`unix_listen`]: the Unix domain socket listener.
 //! - [`cron`]: the periodic task (active expiry, idle timeouts, stats sampling).
 //! - [`stats`]: sharded counters for INFO, with [`histogram`] for per-command latencies.
 //! - [`memory`]: allocator and process memory figures for INFO memory.
@@ -25,6 +26,7 @@ pub mod replid;
 pub mod slowlog;
 pub mod socket;
 pub mod stats;
+pub mod unix_listen;
 pub mod watchdog;
 pub mod workers;
 

@@ -1,4 +1,4 @@
-//! `ClientSocket`: a client's TCP connection, registered with the event loop for readability
+//! `ClientSocket`: a client's connection (TCP or Unix domain), registered with the event loop for readability
 //! only. Replies are written directly; only when the kernel's send buffer is full does the
 //! socket also wait for writability, and from then on it keeps both interests.
 //!
@@ -7,18 +7,65 @@
 //! nobody waits for. On small request/reply traffic that costs measurable CPU per request.
 
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+/// The connected stream under a client: both kinds are read and written the same way.
+pub enum Stream {
+    Tcp(std::net::TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Another handle on the same connection (to shut it down from elsewhere).
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+        })
+    }
+
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).write(data),
+            Stream::Unix(s) => (&*s).write(data),
+        }
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
 pub struct ClientSocket {
-    fd: Option<AsyncFd<std::net::TcpStream>>,
+    fd: Option<AsyncFd<Stream>>,
     writable_interest: bool,
 }
 
 impl ClientSocket {
-    pub fn new(stream: std::net::TcpStream) -> io::Result<Self> {
+    pub fn new(stream: Stream) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
         Ok(ClientSocket {
             fd: Some(register(stream, Interest::READABLE)?),
@@ -26,7 +73,7 @@ impl ClientSocket {
         })
     }
 
-    pub fn stream(&self) -> &std::net::TcpStream {
+    pub fn stream(&self) -> &Stream {
         self.fd.as_ref().expect("socket is registered").get_ref()
     }
 
@@ -101,10 +148,7 @@ impl ClientSocket {
     }
 }
 
-fn register(
-    stream: std::net::TcpStream,
-    interest: Interest,
-) -> io::Result<AsyncFd<std::net::TcpStream>> {
+fn register(stream: Stream, interest: Interest) -> io::Result<AsyncFd<Stream>> {
     // SAFETY: the AsyncFd owns the stream, so its descriptor stays open and unchanged for as
     // long as it is registered; the stream is only ever taken back out with `into_inner`.
     unsafe { AsyncFd::register_with_interest(stream, interest) }.map_err(|e| e.into_parts().1)

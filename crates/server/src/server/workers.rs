@@ -3,13 +3,9 @@
 //! request never migrates between cores and no cross-thread wake-ups happen on the hot path
 //! (a work-stealing runtime spends measurable CPU per request on exactly that).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use tokio::runtime::Handle;
-
-use super::Server;
 
 pub struct Workers {
     handles: Vec<Handle>,
@@ -57,10 +53,10 @@ impl Workers {
         Ok(w)
     }
 
-    /// Serves an accepted connection on the next worker.
-    pub fn serve(&self, srv: Arc<Server>, stream: std::net::TcpStream, peer: SocketAddr) {
+    /// Serves an accepted connection on the next worker: `task` is its connection task.
+    pub fn serve(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        self.handles[i].spawn(super::conn::serve_tcp(srv, stream, peer));
+        self.handles[i].spawn(task);
     }
 
     /// Stops every worker; their connections are dropped.
