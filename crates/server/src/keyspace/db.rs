@@ -247,6 +247,9 @@ pub struct Keyspace {
     pub snapshots: super::snapshot::Snapshots,
     /// LRU or LFU access tracking, per `maxmemory-policy`.
     pub access: super::access::AccessMode,
+    /// Keyspace event classes that are published (`notify-keyspace-events`); a command
+    /// records only these (see `Txn::notify_in`).
+    notify_classes: std::sync::atomic::AtomicU32,
 }
 
 impl Keyspace {
@@ -257,12 +260,23 @@ impl Keyspace {
             gate: RwLock::new(()),
             snapshots: super::snapshot::Snapshots::new(databases),
             access: Default::default(),
+            notify_classes: Default::default(),
         };
         // Database 0 is the one nearly every deployment uses: its shard array (a fixed 512 KB,
         // the price of per-slot locking) is part of the server's start-up footprint rather
         // than a surprise on the first write.
         ks.db(0).shard(0);
         ks
+    }
+
+    pub fn set_notify_classes(&self, classes: u32) {
+        self.notify_classes.store(classes, Ordering::Relaxed);
+    }
+
+    /// True if events of `class` are published.
+    #[inline]
+    pub fn notifies(&self, class: u32) -> bool {
+        self.notify_classes.load(Ordering::Relaxed) & class != 0
     }
 
     /// True unless a command holds the whole keyspace right now (DEBUG SLEEP, FLUSHALL...).

@@ -85,6 +85,9 @@ impl ActiveSnapshot {
 pub struct Snapshots {
     databases: usize,
     active: ArcSwapOption<ActiveSnapshot>,
+    /// `active` is set: one plain load for every write to check, where loading `active`
+    /// costs several atomic operations.
+    running: std::sync::atomic::AtomicBool,
     last_epoch: AtomicU64,
     /// `last_epoch` at the last CONFIG RESETSTAT.
     counted_from: AtomicU64,
@@ -95,6 +98,7 @@ impl Snapshots {
         Snapshots {
             databases,
             active: ArcSwapOption::empty(),
+            running: Default::default(),
             last_epoch: AtomicU64::new(0),
             counted_from: AtomicU64::new(0),
         }
@@ -119,6 +123,7 @@ impl Snapshots {
             keys_done: AtomicU64::new(0),
         });
         self.active.store(Some(snap.clone()));
+        self.running.store(true, Ordering::Release);
         Some(snap)
     }
 
@@ -137,11 +142,12 @@ impl Snapshots {
 
     /// Ends the active snapshot (done or abandoned).
     pub fn end(&self) {
+        self.running.store(false, Ordering::Release);
         self.active.store(None);
     }
 
     pub fn is_active(&self) -> bool {
-        self.active.load().is_some()
+        self.running.load(Ordering::Acquire)
     }
 
     /// The running snapshot, if any.
@@ -153,6 +159,9 @@ impl Snapshots {
     /// reached the shard gets its pre-write contents now.
     #[inline]
     pub fn before_write(&self, db: usize, slot: u16, shard: &mut Shard) {
+        if !self.running.load(Ordering::Acquire) {
+            return;
+        }
         let guard = self.active.load();
         let Some(snap) = guard.as_ref() else { return };
         if let Some(bytes) = snap.take_shard(db, slot, shard) {

@@ -647,6 +647,9 @@ impl<'a> Txn<'a> {
     }
 
     pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        if !self.ks.notifies(class) {
+            return;
+        }
         self.effects.events.push(KeyEvent {
             class,
             event,

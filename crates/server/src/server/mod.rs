@@ -230,6 +230,7 @@ impl Server {
         // client ids; connections start at 3 there, and so here.
         srv.clients.next_id();
         srv.clients.next_id();
+        srv.sync_notify_classes();
         let srv = Arc::new(srv);
         let _ = srv.me.set(Arc::downgrade(&srv));
         srv
@@ -243,6 +244,19 @@ impl Server {
             .expect("a server is always created in an Arc")
     }
 
+    /// Tells the keyspace which event classes `notify-keyspace-events` publishes, so commands
+    /// record only events that will be published (none, by default).
+    fn sync_notify_classes(&self) {
+        use crate::config::special::NotifyEvents;
+        let flags = self.cfg().notify_keyspace_events.0;
+        let published = if flags & (NotifyEvents::KEYSPACE | NotifyEvents::KEYEVENT) == 0 {
+            0
+        } else {
+            flags
+        };
+        self.keyspace.set_notify_classes(published);
+    }
+
     /// The current configuration.
     pub fn cfg(&self) -> arc_swap::Guard<Arc<Config>> {
         self.config.load()
@@ -251,6 +265,7 @@ impl Server {
     /// Replaces the configuration (after CONFIG SET validated it).
     pub fn set_config(&self, config: Config) {
         self.config.store(Arc::new(config));
+        self.sync_notify_classes();
         self.config_version.fetch_add(1, Ordering::Release);
     }
 

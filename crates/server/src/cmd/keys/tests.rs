@@ -77,6 +77,8 @@ impl Harness {
     pub fn with_config(mut config: Config) -> Self {
         config.save = crate::config::special::SavePoints(Vec::new());
         let srv = Server::new(config, None, CommandTable::new(crate::cmd::all()));
+        // Handler tests look at every keyspace event a command records.
+        srv.keyspace.set_notify_classes(u32::MAX);
         let info = Arc::new(ClientInfo::new(1, "test".into(), "test".into(), -1, 0));
         let mut client = Client::new(info, None);
         client.authenticated = true;

@@ -80,6 +80,8 @@ impl Kit {
         config.save = crate::config::special::SavePoints(Vec::new());
         let commands = CommandTable::new(crate::cmd::all());
         let srv = Server::new(config, None, commands);
+        // Handler tests look at every keyspace event a command records.
+        srv.keyspace.set_notify_classes(u32::MAX);
         let info = Arc::new(ClientInfo::new(
             1,
             "127.0.0.1:1".into(),
