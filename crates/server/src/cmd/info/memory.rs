@@ -44,7 +44,9 @@ fn clients_memory(srv: &Server) -> (u64, u64) {
 
 pub fn memory(srv: &Server, out: &mut String) {
     let alloc = memory::allocator_stats();
-    let used = alloc.allocated;
+    // The figure maxmemory counts (allocated, less jemalloc's per-thread caches of freed
+    // blocks), so INFO and eviction agree on what is in use.
+    let used = memory::used_memory_bytes();
     let peak = srv.stats.note_memory_used(used);
     let rss = memory::process_rss_bytes();
     let system = memory::total_system_memory_bytes();
