@@ -213,6 +213,14 @@ pub fn write_snapshot<W: Write>(
                 w.raw(&bytes)?;
                 delay_per_key(header.key_delay_us, keys, stop);
             }
+            // Shards writers encoded ahead of us go out as soon as we are in their database
+            // (the order of keys within a database is free), so they are not held in memory
+            // until the database ends.
+            if snap.early_bytes.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                for chunk in snap.take_early(db) {
+                    w.raw(&chunk)?;
+                }
+            }
         }
         for chunk in snap.take_early(db) {
             w.raw(&chunk)?;
