@@ -9,8 +9,9 @@
 //!
 //! - nothing waits for the disk or the network: the write pays one in-memory encoding of the
 //!   shard it touches, once per snapshot;
-//! - the extra memory is only the bytes encoded early, held until the serializer reaches their
-//!   database; no fork, no doubled RSS.
+//! - the extra memory is only the bytes encoded early, held until the serializer, once in
+//!   their database, next takes them ([`ActiveSnapshot::take_early`]); no fork, no doubled
+//!   RSS.
 //!
 //! Which shards are done is one bit per (database, slot) in the snapshot's own bitmap, tested
 //! and set under the shard lock, so the shards themselves carry nothing for it. The encoding itself (RDB) is supplied by the
