@@ -7,30 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{cmd, RawConn, ServerProcess};
-
-fn ok(c: &mut RawConn, args: &[&str]) {
-    let r = cmd(c, args);
-    assert!(!r.starts_with('-'), "{args:?}: {r}");
-}
-
-fn info_field(c: &mut RawConn, name: &str) -> String {
-    let info = cmd(c, &["INFO"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
-        .to_string()
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::{cmd, info_field, ok, wait_until, RawConn, ServerProcess};
 
 fn server() -> ServerProcess {
     ServerProcess::start(&[

@@ -369,3 +369,27 @@ pub fn text(v: &Value) -> String {
 pub fn cmd(c: &mut RawConn, args: &[&str]) -> String {
     text(&c.command(args).expect("reply"))
 }
+
+/// Sends a command that must not fail.
+pub fn ok(c: &mut RawConn, args: &[&str]) {
+    let r = cmd(c, args);
+    assert!(!r.starts_with('-'), "{args:?}: {r}");
+}
+
+/// A field of INFO (all sections).
+pub fn info_field(c: &mut RawConn, name: &str) -> String {
+    let info = cmd(c, &["INFO"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in INFO"))
+        .to_string()
+}
+
+/// Polls `f` every 10 ms until it holds; fails after 30 s naming `what`.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
