@@ -5,6 +5,7 @@
 //! unprintable bytes is written quoted and escaped; lines are split as Redis splits config
 //! lines. Parsing is strict, with Redis's messages: the manifest is outside input.
 
+use super::reader::leading_number;
 use rudis_resp::inline::{repr, split_args};
 
 /// Longest line Redis reads from a manifest.
@@ -192,7 +193,7 @@ fn parse_line(raw: &[u8]) -> Result<AofFile, &'static str> {
             }
             name = Some(n);
         } else if key.eq_ignore_ascii_case(b"seq") {
-            seq = leading_i64(value);
+            seq = leading_number(value.trim_ascii_start());
         } else if key.eq_ignore_ascii_case(b"type") {
             kind = value.first().copied();
         }
@@ -210,25 +211,6 @@ fn parse_line(raw: &[u8]) -> Result<AofFile, &'static str> {
         _ => return Err("Unknown AOF file type"),
     };
     Ok(AofFile { name, seq, kind })
-}
-
-/// The number at the start of `s`, as C's `atoll` reads it (0 when there is none).
-fn leading_i64(s: &[u8]) -> i64 {
-    let s = s.trim_ascii_start();
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let mut n: i64 = 0;
-    for &c in digits.iter().take_while(|c| c.is_ascii_digit()) {
-        n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
-    }
-    if neg {
-        -n
-    } else {
-        n
-    }
 }
 
 /// Whether the name is quoted in the manifest: where Redis quotes it, and also when it holds

@@ -126,8 +126,9 @@ impl<R: BufRead> CommandReader<R> {
     }
 }
 
-/// The integer at the start of `s`, as C's `atoi`/`strtol` read it (0 when none).
-fn leading_number(s: &[u8]) -> i64 {
+/// The integer at the start of `s`, as C's `atoi`/`strtol` read it after their whitespace
+/// (0 when none; saturating). Shared with the manifest's `seq` field.
+pub(super) fn leading_number(s: &[u8]) -> i64 {
     let (neg, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
