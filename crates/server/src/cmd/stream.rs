@@ -550,12 +550,7 @@ fn xread(ctx: &mut Ctx, argv: Argv) -> CmdResult {
         let more = argv.len() - 1 - i;
         let opt = argv.get(i);
         if is(opt, "block") && more > 0 {
-            let ms = int_arg(argv.get(i + 1))
-                .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
-            if ms < 0 {
-                return Err("ERR timeout is negative".into());
-            }
-            block_ms = Some(ms);
+            block_ms = Some(block_timeout_ms(argv.get(i + 1))?);
             i += 2;
         } else if is(opt, "count") && more > 0 {
             count = usize::try_from(int_arg(argv.get(i + 1))?.max(0)).unwrap_or(0);
@@ -692,4 +687,14 @@ fn write_xread(ctx: &mut Ctx, keys: &[&[u8]], after: &[StreamId], count: usize) 
         }
     }
     Ok(())
+}
+
+/// The BLOCK argument of XREAD and XREADGROUP, in milliseconds.
+pub(super) fn block_timeout_ms(arg: &[u8]) -> Result<i64, CmdError> {
+    let ms = int_arg(arg)
+        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    Ok(ms)
 }

@@ -16,7 +16,7 @@
 
 use rudis_resp::{Argv, ReplyBuf};
 
-use super::stream::{parse_id, reply_entry, stream_in, stream_mut};
+use super::stream::{block_timeout_ms, parse_id, reply_entry, stream_in, stream_mut};
 use super::stream_pel::{
     propagate_all, propagate_createconsumer, propagate_setid, propagate_xclaim,
 };
@@ -85,12 +85,7 @@ fn parse<'a>(ctx: &Ctx, argv: &Argv<'a>) -> Result<Request<'a>, CmdError> {
                     String::from_utf8_lossy(argv.get(0))
                 ));
             }
-            let ms = int_arg(argv.get(i + 1))
-                .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
-            if ms < 0 {
-                return Err("ERR timeout is negative".into());
-            }
-            block_ms = Some(ms);
+            block_ms = Some(block_timeout_ms(argv.get(i + 1))?);
             i += 1;
         } else if is(opt, "count") && more > 0 {
             count = usize::try_from(int_arg(argv.get(i + 1))?.max(0)).unwrap_or(0);
