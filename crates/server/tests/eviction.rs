@@ -15,6 +15,13 @@ fn used_memory(con: &mut redis::Connection) -> u64 {
         .expect("used_memory in INFO")
 }
 
+/// How many of the keys `prefix:i`, for `i` in `range`, still exist.
+fn existing(con: &mut redis::Connection, prefix: &str, range: std::ops::Range<usize>) -> usize {
+    range
+        .filter(|i| con.exists::<_, bool>(format!("{prefix}:{i}")).unwrap())
+        .count()
+}
+
 /// Fills `count` keys of ~1 KB named `prefix:i`.
 fn fill(con: &mut redis::Connection, prefix: &str, count: usize) {
     let value = "x".repeat(1000);
@@ -52,12 +59,8 @@ fn lru_evicts_the_idle_keys_and_announces_them() {
         .unwrap();
     let dbsize: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert!(dbsize < 4000, "keys were evicted ({dbsize} left)");
-    let new_left = (0..2000)
-        .filter(|i| con.exists::<_, bool>(format!("new:{i}")).unwrap())
-        .count();
-    let old_left = (0..2000)
-        .filter(|i| con.exists::<_, bool>(format!("old:{i}")).unwrap())
-        .count();
+    let new_left = existing(&mut con, "new", 0..2000);
+    let old_left = existing(&mut con, "old", 0..2000);
     assert!(
         new_left > old_left,
         "recently used keys survive more ({new_left} new vs {old_left} old left)"
@@ -113,12 +116,8 @@ fn lfu_counts_use_and_keeps_the_busy_keys() {
         .arg(limit)
         .query(&mut con)
         .unwrap();
-    let busy_left = (0..100)
-        .filter(|i| con.exists::<_, bool>(format!("k:{i}")).unwrap())
-        .count();
-    let idle_left = (1000..1100)
-        .filter(|i| con.exists::<_, bool>(format!("k:{i}")).unwrap())
-        .count();
+    let busy_left = existing(&mut con, "k", 0..100);
+    let idle_left = existing(&mut con, "k", 1000..1100);
     assert!(
         busy_left > idle_left,
         "busy keys survive more ({busy_left} vs {idle_left} of 100)"
