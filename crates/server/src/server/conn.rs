@@ -220,13 +220,12 @@ impl Connection {
                 limits = limits_for(srv, client);
             }
             limits.auth_required = !client.authenticated;
-            let feeds_before = srv.replication.stream.feeds();
             let outcome = self.process(srv, client, &limits);
-            if srv.replication.stream.feeds() != feeds_before {
-                // Let the replica streams (tasks of this worker, just woken) send what these
-                // commands produced before the client hears back: a client that reads a
-                // replica right after its write then finds it there, as with Redis.
-                tokio::task::yield_now().await;
+            if !self.reply.is_empty() {
+                // Replies are written at the end of the turn (see `turn`). By then the replica
+                // streams this worker woke have sent what these commands produced: a client
+                // that reads a replica right after its write finds it there, as with Redis.
+                super::turn::wait().await;
             }
             self.flush(srv, client).await?;
             if let Some(handoff) = client.repl_handoff.take() {

@@ -29,8 +29,10 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("rudis-io-{i}"))
                 .spawn(move || {
+                    super::turn::install();
                     let rt = match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
+                        .on_thread_park(super::turn::end)
                         .build()
                     {
                         Ok(rt) => rt,
