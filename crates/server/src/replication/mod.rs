@@ -207,6 +207,9 @@ impl Replication {
 
 /// `min-replicas-to-write`: a master refuses writes while fewer replicas are good.
 pub fn check_write_allowed(srv: &Server) -> Result<(), crate::command::error::CmdError> {
+    if !srv.state.write_quorum_set.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let cfg = srv.cfg();
     if cfg.min_replicas_to_write == 0 || cfg.min_replicas_max_lag == 0 {
         return Ok(());

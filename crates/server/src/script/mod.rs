@@ -85,6 +85,9 @@ pub fn runs_on_script_thread(
         return false;
     }
     let name = argv.get(0);
+    if !matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F')) {
+        return false;
+    }
     let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
     is("eval")
         || is("evalsha")

@@ -51,18 +51,25 @@ use stats::Stats;
 
 /// Unix time in milliseconds.
 pub fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    unix_us() / 1000
 }
 
-/// Unix time in microseconds.
+/// Unix time in microseconds: one read of the wall clock (`CLOCK_REALTIME`, through the vDSO),
+/// as Redis's `ustime`. Read once or twice per command, so it skips `SystemTime`'s checked
+/// subtraction.
 pub fn unix_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 {
+        return SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+    }
+    ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
 }
 
 /// How SHUTDOWN (or a signal) asked the server to stop.
@@ -88,6 +95,9 @@ pub struct RuntimeState {
     pub replica: AtomicBool,
     /// `maxmemory` is set: the gate checks memory before commands (see `evict`).
     pub maxmemory_set: AtomicBool,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` are both set: the gate counts good
+    /// replicas before writes (see `replication::check_write_allowed`).
+    pub write_quorum_set: AtomicBool,
     /// Clients are paused until this Unix ms (CLIENT PAUSE); 0 when not paused.
     pub paused_until_ms: AtomicI64,
     /// CLIENT PAUSE WRITE (only writes pause) rather than ALL.
@@ -231,7 +241,7 @@ impl Server {
         // client ids; connections start at 3 there, and so here.
         srv.clients.next_id();
         srv.clients.next_id();
-        srv.sync_notify_classes();
+        srv.sync_hot_settings();
         let srv = Arc::new(srv);
         let _ = srv.me.set(Arc::downgrade(&srv));
         srv
@@ -245,11 +255,17 @@ impl Server {
             .expect("a server is always created in an Arc")
     }
 
-    /// Tells the keyspace which event classes `notify-keyspace-events` publishes, so commands
-    /// record only events that will be published (none, by default).
-    fn sync_notify_classes(&self) {
+    /// Publishes, as plain flags, the settings every command would otherwise load the whole
+    /// configuration to read. Tells the keyspace which event classes `notify-keyspace-events`
+    /// publishes, so commands record only events that will be published (none, by default).
+    fn sync_hot_settings(&self) {
         use crate::config::special::NotifyEvents;
-        let flags = self.cfg().notify_keyspace_events.0;
+        let cfg = self.cfg();
+        self.state.write_quorum_set.store(
+            cfg.min_replicas_to_write != 0 && cfg.min_replicas_max_lag != 0,
+            Ordering::Relaxed,
+        );
+        let flags = cfg.notify_keyspace_events.0;
         let published = if flags & (NotifyEvents::KEYSPACE | NotifyEvents::KEYEVENT) == 0 {
             0
         } else {
@@ -266,7 +282,7 @@ impl Server {
     /// Replaces the configuration (after CONFIG SET validated it).
     pub fn set_config(&self, config: Config) {
         self.config.store(Arc::new(config));
-        self.sync_notify_classes();
+        self.sync_hot_settings();
         self.config_version.fetch_add(1, Ordering::Release);
     }
 
