@@ -139,6 +139,11 @@ impl RequestParser {
         }
     }
 
+    /// Forgets a request in progress: the next `parse` starts at a request boundary.
+    pub fn reset(&mut self) {
+        self.state = State::Idle;
+    }
+
     /// True when the parser is in the middle of a multibulk request.
     pub fn in_progress(&self) -> bool {
         self.state != State::Idle
@@ -372,6 +377,22 @@ impl std::fmt::Debug for Argv<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_forgets_a_partial_request() {
+        let mut p = RequestParser::new();
+        let limits = Limits::default();
+        assert_eq!(
+            p.parse(b"*2\r\n$3\r\nGET\r\n", &limits),
+            Ok(Parsed::Incomplete)
+        );
+        assert!(p.in_progress());
+        p.reset();
+        assert!(!p.in_progress());
+        let buf = b"*1\r\n$4\r\nPING\r\n";
+        assert_eq!(p.parse(buf, &limits), Ok(Parsed::Command(buf.len())));
+        assert_eq!(p.argv(buf).get(0), b"PING");
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
         let mut p = RequestParser::new();

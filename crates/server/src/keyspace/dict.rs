@@ -41,6 +41,29 @@ struct Node<E> {
     entry: E,
 }
 
+/// Whether [`Dict::prefetch_node`] may read a bucket at the address `Dict::bucket_addr`
+/// computes: checked once against `ThinVec`'s own element pointer, so a change of its layout
+/// turns the prefetch off instead of reading the wrong memory.
+static BUCKET_ADDR_CHECKED: LazyLock<bool> = LazyLock::new(|| {
+    let mut d: Dict<TestEntryForLayout> = Dict::default();
+    d.resize(MIN_BUCKETS);
+    (0..MIN_BUCKETS).all(|i| {
+        std::ptr::eq(
+            d.bucket_addr(i),
+            (&d.buckets[i] as *const Option<Box<Node<TestEntryForLayout>>>).cast(),
+        )
+    })
+});
+
+/// The entry type of the layout check: bucket addresses do not depend on the entry type.
+struct TestEntryForLayout;
+
+impl Keyed for TestEntryForLayout {
+    fn key(&self) -> &[u8] {
+        b""
+    }
+}
+
 /// The smallest non-empty bucket array.
 const MIN_BUCKETS: usize = 4;
 
@@ -51,8 +74,17 @@ type Buckets<E> = ThinVec<Option<Box<Node<E>>>>;
 /// A hash table of entries that carry their own keys.
 pub struct Dict<E> {
     buckets: Buckets<E>,
-    len: usize,
+    /// The entry count, with the bucket count's log2 plus one in the top bits (zero: no
+    /// buckets). The count of buckets is then known without reading the bucket array's
+    /// header, so [`Dict::prefetch`] can name a bucket's address without touching memory.
+    meta: usize,
 }
+
+/// Bits of `Dict::meta` that hold the bucket count's log2 plus one.
+const BUCKET_BITS_SHIFT: u32 = usize::BITS - 6;
+const COUNT_MASK: usize = (1 << BUCKET_BITS_SHIFT) - 1;
+/// Bytes before the first element of a `ThinVec`'s allocation: its length and capacity.
+const THIN_VEC_HEADER_BYTES: usize = 2 * std::mem::size_of::<usize>();
 
 impl<E: Keyed + Clone> Clone for Dict<E> {
     /// Copies bucket by bucket, keeping chain order, without recursion (chains may be long).
@@ -72,7 +104,7 @@ impl<E: Keyed + Clone> Clone for Dict<E> {
         }
         Dict {
             buckets,
-            len: self.len,
+            meta: self.meta,
         }
     }
 }
@@ -82,7 +114,7 @@ impl<E> std::fmt::Debug for Dict<E> {
         write!(
             f,
             "Dict({} entries, {} buckets)",
-            self.len,
+            self.meta & COUNT_MASK,
             self.buckets.len()
         )
     }
@@ -92,7 +124,7 @@ impl<E> Default for Dict<E> {
     fn default() -> Self {
         Dict {
             buckets: ThinVec::new(),
-            len: 0,
+            meta: 0,
         }
     }
 }
@@ -112,11 +144,11 @@ impl<E: Keyed> Dict<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.meta & COUNT_MASK
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Number of buckets (for DEBUG HTSTATS and memory estimates).
@@ -132,8 +164,50 @@ impl<E: Keyed> Dict<E> {
         self.get_hashed(key, hash_key(key))
     }
 
+    /// The index of the bucket `hash` falls in, from `meta` alone; `None` with no buckets.
+    fn bucket_index(&self, hash: u64) -> Option<usize> {
+        let bucket_bits = self.meta >> BUCKET_BITS_SHIFT;
+        (bucket_bits != 0).then(|| (hash as usize) & ((1 << (bucket_bits - 1)) - 1))
+    }
+
+    /// The address of bucket `i`, computed from the array's pointer without reading it.
+    fn bucket_addr(&self, i: usize) -> *const u8 {
+        // SAFETY: `ThinVec` is `repr(C)` with its header pointer as first field, so this reads
+        // that pointer, a field of `self`.
+        let header = unsafe { *(&self.buckets as *const Buckets<E> as *const *const u8) };
+        header.wrapping_add(THIN_VEC_HEADER_BYTES + i * std::mem::size_of::<Option<Box<Node<E>>>>())
+    }
+
+    /// First step of warming a lookup of `hash`: asks the CPU to load its bucket, and the
+    /// array's header, which a lookup reads for the bucket count. Touches only the table's own
+    /// two words.
+    pub fn prefetch_bucket(&self, hash: u64) {
+        if let Some(i) = self.bucket_index(hash) {
+            super::prefetch::prefetch(self.bucket_addr(0).wrapping_sub(THIN_VEC_HEADER_BYTES));
+            super::prefetch::prefetch(self.bucket_addr(i));
+        }
+    }
+
+    /// Second step: reads the bucket (which the first step should have brought in) and asks
+    /// the CPU to load the first node of its chain.
+    pub fn prefetch_node(&self, hash: u64) {
+        let Some(i) = self.bucket_index(hash) else {
+            return;
+        };
+        if !*BUCKET_ADDR_CHECKED {
+            return;
+        }
+        // SAFETY: `BUCKET_ADDR_CHECKED` proved that `bucket_addr` gives the address of the
+        // element, and `i` is below the bucket count (`meta` always matches the array), so
+        // this is a shared read of bucket `i` while `&self` borrows the table.
+        let bucket = unsafe { &*(self.bucket_addr(i) as *const Option<Box<Node<E>>>) };
+        if let Some(node) = bucket {
+            super::prefetch::prefetch((&**node as *const Node<E>).cast());
+        }
+    }
+
     pub fn get_hashed(&self, key: &[u8], hash: u64) -> Option<&E> {
-        if self.len == 0 {
+        if self.is_empty() {
             return None;
         }
         let mut node = self.buckets[self.index(hash)].as_deref();
@@ -151,7 +225,7 @@ impl<E: Keyed> Dict<E> {
     }
 
     pub fn get_mut_hashed(&mut self, key: &[u8], hash: u64) -> Option<&mut E> {
-        if self.len == 0 {
+        if self.is_empty() {
             return None;
         }
         let i = self.index(hash);
@@ -184,7 +258,7 @@ impl<E: Keyed> Dict<E> {
         let i = self.index(hash);
         let next = self.buckets[i].take();
         self.buckets[i] = Some(Box::new(Node { next, entry }));
-        self.len += 1;
+        self.meta += 1;
         &mut self.buckets[i].as_mut().expect("just inserted").entry
     }
 
@@ -205,7 +279,7 @@ impl<E: Keyed> Dict<E> {
     }
 
     pub fn remove_hashed(&mut self, key: &[u8], hash: u64) -> Option<E> {
-        if self.len == 0 {
+        if self.is_empty() {
             return None;
         }
         let i = self.index(hash);
@@ -216,7 +290,7 @@ impl<E: Keyed> Dict<E> {
                 Some(node) if node.entry.key() == key => {
                     let mut node = link.take().expect("matched Some");
                     *link = node.next.take();
-                    self.len -= 1;
+                    self.meta -= 1;
                     let entry = node.entry;
                     self.shrink_if_needed();
                     return Some(entry);
@@ -236,7 +310,7 @@ impl<E: Keyed> Dict<E> {
                 } else {
                     let mut node = link.take().expect("checked");
                     *link = node.next.take();
-                    self.len -= 1;
+                    self.meta -= 1;
                 }
             }
         }
@@ -270,7 +344,7 @@ impl<E: Keyed> Dict<E> {
     /// Moves every entry out, leaving the table empty.
     pub fn drain(&mut self) -> Vec<E> {
         let old = std::mem::take(self);
-        let mut out = Vec::with_capacity(old.len);
+        let mut out = Vec::with_capacity(old.len());
         for mut bucket in old.buckets {
             while let Some(mut node) = bucket {
                 bucket = node.next.take();
@@ -299,7 +373,7 @@ impl<E: Keyed> Dict<E> {
 
     /// A random entry: a random non-empty bucket, then a random element of its chain.
     pub fn random(&self, rng: &mut fastrand::Rng) -> Option<&E> {
-        if self.len == 0 {
+        if self.is_empty() {
             return None;
         }
         let mask = self.buckets.len() - 1;
@@ -331,14 +405,14 @@ impl<E: Keyed> Dict<E> {
         count: usize,
         mut visit: impl FnMut(&'a E),
     ) {
-        if self.len == 0 || count == 0 {
+        if self.is_empty() || count == 0 {
             return;
         }
         let mask = self.buckets.len() - 1;
         let mut i = rng.usize(..) & mask;
         let (mut found, mut steps) = (0, 0);
         let max_steps = count * 10;
-        while found < count.min(self.len) && steps < max_steps {
+        while found < count.min(self.len()) && steps < max_steps {
             let mut node = self.buckets[i].as_deref();
             while let Some(n) = node {
                 visit(&n.entry);
@@ -355,10 +429,10 @@ impl<E: Keyed> Dict<E> {
 
     /// Shrinks the bucket array to fit the current size (HT resize after mass deletes).
     pub fn shrink_to_fit(&mut self) {
-        let want = if self.len == 0 {
+        let want = if self.is_empty() {
             0
         } else {
-            self.len.next_power_of_two().max(MIN_BUCKETS)
+            self.len().next_power_of_two().max(MIN_BUCKETS)
         };
         if want < self.buckets.len() {
             self.resize(want);
@@ -368,18 +442,19 @@ impl<E: Keyed> Dict<E> {
     fn grow_if_needed(&mut self) {
         if self.buckets.is_empty() {
             self.resize(MIN_BUCKETS);
-        } else if self.len >= self.buckets.len() * E::MAX_LOAD {
+        } else if self.len() >= self.buckets.len() * E::MAX_LOAD {
             self.resize(self.buckets.len() * 2);
         }
     }
 
     fn shrink_if_needed(&mut self) {
         let n = self.buckets.len();
-        if self.len == 0 {
+        if self.is_empty() {
             if n > 0 {
                 self.buckets = ThinVec::new();
+                self.meta = 0;
             }
-        } else if n > MIN_BUCKETS && self.len * 10 < n {
+        } else if n > MIN_BUCKETS && self.len() * 10 < n {
             self.shrink_to_fit();
         }
     }
@@ -387,6 +462,12 @@ impl<E: Keyed> Dict<E> {
     fn resize(&mut self, buckets: usize) {
         assert!(buckets == 0 || buckets.is_power_of_two());
         let old = std::mem::replace(&mut self.buckets, (0..buckets).map(|_| None).collect());
+        let bucket_bits = if buckets == 0 {
+            0
+        } else {
+            buckets.trailing_zeros() as usize + 1
+        };
+        self.meta = self.len() | bucket_bits << BUCKET_BITS_SHIFT;
         if buckets == 0 {
             return;
         }
@@ -403,7 +484,7 @@ impl<E: Keyed> Dict<E> {
 
     /// Approximate heap bytes used by the table itself (buckets and nodes, not entry contents).
     pub fn overhead_bytes(&self) -> usize {
-        self.buckets.len() * 8 + self.len * std::mem::size_of::<Node<E>>()
+        self.buckets.len() * 8 + self.len() * std::mem::size_of::<Node<E>>()
     }
 }
 
@@ -454,6 +535,63 @@ mod tests {
 
     fn key(i: usize) -> Vec<u8> {
         format!("key:{i}").into_bytes()
+    }
+
+    impl<E: Keyed> Dict<E> {
+        /// The bucket bits of `meta` name the bucket array's real size.
+        fn meta_matches_buckets(&self) -> bool {
+            let n = self.buckets.len();
+            let bits = self.meta >> BUCKET_BITS_SHIFT;
+            if n == 0 {
+                bits == 0
+            } else {
+                bits == n.trailing_zeros() as usize + 1
+                    && (0..n).all(|i| self.bucket_index(i as u64) == Some(i))
+            }
+        }
+    }
+
+    #[test]
+    fn bucket_addresses_are_those_of_the_elements() {
+        assert!(*BUCKET_ADDR_CHECKED);
+        let mut d = Dict::new();
+        for i in 0..100 {
+            d.insert(E(key(i)));
+        }
+        let first: *const Option<Box<Node<E>>> = &d.buckets[0];
+        assert!(std::ptr::eq(d.bucket_addr(0), first.cast()));
+        let last_index = d.bucket_count() - 1;
+        let last: *const Option<Box<Node<E>>> = &d.buckets[last_index];
+        assert!(std::ptr::eq(d.bucket_addr(last_index), last.cast()));
+    }
+
+    #[test]
+    fn meta_follows_the_bucket_array_through_grow_shrink_and_clear() {
+        let mut d = Dict::new();
+        assert!(d.meta_matches_buckets());
+        d.prefetch_bucket(1);
+        d.prefetch_node(1);
+        for i in 0..5000 {
+            d.insert(E(key(i)));
+            assert!(d.meta_matches_buckets());
+        }
+        for i in 0..4990 {
+            d.remove(&key(i));
+            assert!(d.meta_matches_buckets());
+        }
+        d.shrink_to_fit();
+        assert!(d.meta_matches_buckets());
+        let copy = d.clone();
+        assert!(copy.meta_matches_buckets());
+        assert_eq!(copy.len(), 10);
+        d.retain(|_| false);
+        assert!(d.meta_matches_buckets());
+        assert_eq!(d.len(), 0);
+        let mut d = Dict::with_capacity(100);
+        assert!(d.meta_matches_buckets());
+        d.insert(E(key(1)));
+        d.clear();
+        assert!(d.meta_matches_buckets() && d.is_empty());
     }
 
     #[test]
@@ -568,6 +706,9 @@ mod tests {
                     _ => { proptest::prop_assert_eq!(d.contains(&key(k)), model.contains(&key(k))); }
                 }
                 proptest::prop_assert_eq!(d.len(), model.len());
+                proptest::prop_assert!(d.meta_matches_buckets());
+                d.prefetch_bucket(hash_key(&key(k)));
+                d.prefetch_node(hash_key(&key(k)));
             }
             let all: HashSet<_> = d.iter().map(|e| e.0.clone()).collect();
             proptest::prop_assert_eq!(all, model);

@@ -18,6 +18,7 @@ pub mod db;
 pub mod dict;
 pub mod expire;
 pub mod lazyfree;
+pub mod prefetch;
 pub mod slot;
 pub mod snapshot;
 pub mod txn;

@@ -8,6 +8,7 @@
 //! memory only up to its output buffer limit, after which it is cut off.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -42,6 +43,9 @@ pub struct ReplStream {
     inner: Mutex<Inner>,
     /// Carries `end` to replica writer tasks.
     end_tx: watch::Sender<i64>,
+    /// Counts the feeds that reached the stream, read without the lock (see
+    /// [`ReplStream::feeds`]).
+    feeds: AtomicU64,
 }
 
 /// The backlog's extent, for PSYNC and INFO.
@@ -67,7 +71,14 @@ impl ReplStream {
                 readers: HashMap::new(),
             }),
             end_tx: watch::channel(start_offset).0,
+            feeds: AtomicU64::new(0),
         }
+    }
+
+    /// How many feeds reached the stream so far: a cheap way for a connection to tell that
+    /// its commands produced something for the replicas.
+    pub fn feeds(&self) -> u64 {
+        self.feeds.load(Ordering::Relaxed)
     }
 
     /// Starts keeping a backlog (first replica attaching). Bytes fed before were not kept.
@@ -100,6 +111,7 @@ impl ReplStream {
             trim(&mut i);
             i.end
         };
+        self.feeds.fetch_add(1, Ordering::Relaxed);
         self.end_tx.send_replace(end);
     }
 

@@ -21,6 +21,7 @@ use super::client::{cflag, Client, ClientInfo};
 use super::{unix_ms, unix_us, Server};
 use crate::command::dispatch;
 use crate::keyspace::blocking::{WaitState, Waiter};
+use crate::keyspace::prefetch;
 
 /// Bytes read at a time.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -98,6 +99,8 @@ async fn serve(srv: Arc<Server>, stream: Stream, endpoint: Endpoint) {
         start: 0,
         input_peak_bytes: 0,
         parser: RequestParser::new(),
+        batch_requests: 0,
+        lookahead: RequestParser::new(),
         reply: ReplyBuf::new(),
     };
     info.reply_buf_bytes
@@ -140,6 +143,10 @@ struct Connection {
     /// Most unparsed input held since the buffer was last resized.
     input_peak_bytes: usize,
     parser: RequestParser,
+    /// Requests the last batch ran.
+    batch_requests: usize,
+    /// Parses ahead of `parser` to find the keys of the next requests (see `warm_ahead`).
+    lookahead: RequestParser,
     reply: ReplyBuf,
 }
 
@@ -220,11 +227,16 @@ impl Connection {
                 limits = limits_for(srv, client);
             }
             limits.auth_required = !client.authenticated;
+            let feeds_before = srv.replication.stream.feeds();
             let outcome = self.process(srv, client, &limits);
-            if !self.reply.is_empty() {
-                // Replies are written at the end of the turn (see `turn`). By then the replica
-                // streams this worker woke have sent what these commands produced: a client
-                // that reads a replica right after its write finds it there, as with Redis.
+            let fed_replicas = srv.replication.stream.feeds() != feeds_before;
+            if !self.reply.is_empty() && (fed_replicas || self.batch_requests > 1) {
+                // Written at the end of the turn (see `turn`): the replies of pipelined
+                // batches then land back to back. By then the replica streams this worker woke
+                // have sent what these commands produced: a client that reads a replica right
+                // after its write finds it there, as with Redis. A lone request's reply goes
+                // out at once: waiting costs the event loop an extra poll, which at one
+                // request per turn outweighs what it saves.
                 super::turn::wait().await;
             }
             self.flush(srv, client).await?;
@@ -292,11 +304,23 @@ impl Connection {
         limits: &mut rudis_resp::Limits,
     ) -> Result<Progress, Closed> {
         let mut progress = Progress::Drained;
+        let mut warmed_to = self.start;
+        self.batch_requests = 0;
         while self.start < self.input.len() && !client.close_after_reply {
             let buf = &self.input[self.start..];
             match self.parser.parse(buf, limits) {
                 Ok(Parsed::Command(n)) => {
                     let argv = self.parser.argv(buf);
+                    if self.start + n >= warmed_to {
+                        warmed_to = warm_ahead(
+                            &mut self.lookahead,
+                            srv,
+                            client.db,
+                            argv.try_get(1),
+                            (&self.input, self.start + n),
+                            limits,
+                        );
+                    }
                     if dispatch::held_by_pause(srv, client, argv) {
                         // The parser is idle again: the request is parsed afresh later.
                         progress = Progress::Paused;
@@ -308,6 +332,7 @@ impl Connection {
                         break;
                     }
                     dispatch::call(srv, client, &mut self.reply, argv);
+                    self.batch_requests += 1;
                     limits.auth_required = !client.authenticated;
                     self.start += n;
                     if client.blocked.is_some() {
@@ -596,4 +621,46 @@ fn limits_for(srv: &Server, client: &Client) -> Limits {
         auth_required: !client.authenticated,
         from_master: client.is_master,
     }
+}
+
+/// When more complete requests follow the one about to run, parses ahead over them and has
+/// the keyspace warm the cache for their first keys and the current one's
+/// (`keyspace::prefetch`), so the misses of a pipelined batch overlap. A lone request (no
+/// pipelining) costs nothing. `input` is the buffer and where the next request starts.
+/// Returns the offset the look-ahead reached: requests before it were warmed.
+fn warm_ahead(
+    lookahead: &mut RequestParser,
+    srv: &Server,
+    db: usize,
+    current_key: Option<&[u8]>,
+    (input, from): (&[u8], usize),
+    limits: &Limits,
+) -> usize {
+    if from >= input.len() {
+        return from;
+    }
+    let Some(mut warmer) = prefetch::Warmer::new(&srv.keyspace, db) else {
+        return input.len();
+    };
+    if let Some(key) = current_key {
+        warmer.add(key);
+    }
+    let mut at = from;
+    lookahead.reset();
+    while !warmer.is_full() && at < input.len() {
+        let buf = &input[at..];
+        match lookahead.parse(buf, limits) {
+            Ok(Parsed::Command(n)) => {
+                if let Some(key) = lookahead.argv(buf).try_get(1) {
+                    warmer.add(key);
+                }
+                at += n;
+            }
+            Ok(Parsed::Empty(n)) | Ok(Parsed::Newline(n)) => at += n,
+            // The parser proper reports errors; a partial request is warmed next time.
+            Ok(Parsed::Incomplete) | Err(_) => break,
+        }
+    }
+    warmer.finish();
+    at
 }
