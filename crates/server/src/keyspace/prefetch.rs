@@ -56,13 +56,24 @@ impl<'a> Warmer<'a> {
         self.n == MAX_KEYS
     }
 
-    /// Adds a key and asks at once for its shard. Ignored when full.
+    /// How many distinct keys were added.
+    pub fn distinct_keys(&self) -> usize {
+        self.n
+    }
+
+    /// Adds a key and asks at once for its shard. Ignored when full, and when the key is the
+    /// one added last (by its hash; a collision only skips a hint): a batch on one key, such
+    /// as pushes to one list, is already in cache after its first command.
     pub fn add(&mut self, key: &[u8]) {
         if self.is_full() {
             return;
         }
+        let hash = hash_key(key);
+        if self.n > 0 && self.wanted[self.n - 1].1 == hash {
+            return;
+        }
         let slot = key_slot(key);
-        self.wanted[self.n] = (slot, hash_key(key));
+        self.wanted[self.n] = (slot, hash);
         self.n += 1;
         if let Some(shard) = self.db.shard_if_allocated(slot) {
             prefetch((shard as *const Mutex<Shard>).cast());

@@ -334,8 +334,13 @@ fn adjust_count(v: &mut [u8], delta: isize) {
 /// Inserts `value` before the entry at offset `p` (or at the end if `p` is the terminator's
 /// offset). Returns the offset of the new entry.
 pub fn insert_at(v: &mut Vec<u8>, p: usize, value: &[u8]) -> usize {
-    let entry = encode_entry(value);
-    v.splice(p..p, entry);
+    // Encoded at the end, then rotated into place: one move of the tail, no temporary.
+    let old_len = v.len();
+    encode(value, v);
+    let l = v.len() - old_len;
+    encode_backlen(l, v);
+    let entry_len = v.len() - old_len;
+    v[p..].rotate_right(entry_len);
     adjust_count(v, 1);
     p
 }
