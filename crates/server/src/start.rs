@@ -152,6 +152,7 @@ fn serve(config: Config, opts: StartOptions, commands: CommandTable) -> i32 {
     let config_file = opts.config_file.clone().filter(|f| f != "-");
     let srv = Server::new(config, config_file, commands);
     crate::evict::sync_settings(&srv);
+    crate::util::clock::init();
     let aclfile = srv.cfg().aclfile.clone();
     if !aclfile.is_empty() {
         if let Err(e) = crate::cmd::acl::load_file(&srv, &aclfile) {

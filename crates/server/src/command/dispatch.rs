@@ -19,6 +19,7 @@ use super::table::CmdEntry;
 use crate::keyspace::txn::{encode_command, Txn};
 use crate::server::client::{cflag, Client, Queued, ReplyMode};
 use crate::server::{unix_ms, unix_us, Server};
+use crate::util::clock;
 
 /// Runs one request from `client`, writing its reply into `reply`.
 pub fn call(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, argv: Argv<'_>) {
@@ -391,7 +392,10 @@ fn access_of(entry: &CmdEntry) -> Access {
 
 /// Runs one command outside MULTI: its own transaction, effects committed at the end.
 fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry, argv: Argv<'_>) {
-    let started_us = client.batch_clock_us.unwrap_or_else(unix_us);
+    let (started_us, started_ticks) = match &client.batch_clock {
+        Some(clock) => (clock.wall_us_at(clock.last_ticks), clock.last_ticks),
+        None => (unix_us(), clock::now_ticks()),
+    };
     let now_ms = started_us / 1000;
     let ks = &srv.keyspace;
     let writes = writes_of(entry);
@@ -436,7 +440,7 @@ fn run(srv: &Server, client: &mut Client, reply: &mut ReplyBuf, entry: &CmdEntry
     if writes && !client.is_master && srv.state.replica.load(Ordering::Relaxed) {
         srv.replication.local_keys.note(srv, client.db, entry, argv);
     }
-    account(srv, client, entry, argv, started_us, failed);
+    account(srv, client, entry, argv, started_ticks, failed);
     super::blocked::serve_ready(srv, ready);
 }
 
@@ -515,22 +519,22 @@ pub fn flush_effects(srv: &Server, txn: &mut Txn<'_>, multi: bool) -> Vec<(usize
     fx.ready_keys
 }
 
-/// Commandstats, slowlog and latency monitor for one call. Durations use the wall clock in
-/// microseconds, as Redis's do.
+/// Commandstats, slowlog and latency monitor for one call, timed in microseconds by the
+/// command clock from `started_ticks`.
 fn account(
     srv: &Server,
     client: &mut Client,
     entry: &CmdEntry,
     argv: Argv<'_>,
-    started_us: i64,
+    started_ticks: u64,
     _failed: bool,
 ) {
     let redacted = std::mem::take(&mut client.redacted_args);
-    let ended_us = unix_us();
-    if client.batch_clock_us.is_some() {
-        client.batch_clock_us = Some(ended_us);
+    let ended_ticks = clock::now_ticks();
+    if let Some(batch) = &mut client.batch_clock {
+        batch.command_ended(ended_ticks);
     }
-    let usec = (ended_us - started_us).max(0) as u64;
+    let usec = clock::ticks_to_us(ended_ticks.saturating_sub(started_ticks));
     srv.stats.command(entry.id, usec);
     let cfg = *client.accounting.current(srv);
     if cfg.latency_tracking {
@@ -633,12 +637,12 @@ pub fn run_for_script(
     entry: &CmdEntry,
     argv: Argv<'_>,
 ) -> bool {
-    let started_us = unix_us();
+    let started_ticks = clock::now_ticks();
     txn.db = client.db;
     let dirty_before = txn.effects.dirty;
     let failed = invoke(srv, client, reply, txn, entry, argv);
     commit(srv, txn, entry, argv, dirty_before, true);
-    account(srv, client, entry, argv, started_us, failed);
+    account(srv, client, entry, argv, started_ticks, failed);
     failed
 }
 
@@ -682,11 +686,11 @@ pub fn exec(srv: &Server, client: &mut Client, reply: &mut ReplyBuf) -> Result<(
         let argv = Argv::new(&base, &ranges);
         let entry = srv.commands.get(q.cmd_id);
         txn.db = client.db;
-        let t0 = unix_us();
+        let started_ticks = clock::now_ticks();
         let dirty_before = txn.effects.dirty;
         let failed = invoke(srv, client, reply, &mut txn, entry, argv);
         commit(srv, &mut txn, entry, argv, dirty_before, true);
-        account(srv, client, entry, argv, t0, failed);
+        account(srv, client, entry, argv, started_ticks, failed);
     }
     client.deny_blocking = deny_blocking_before;
     let ready = flush_effects(srv, &mut txn, true);

@@ -351,10 +351,10 @@ pub struct Client {
     /// Indexes of the running command's arguments that must never be logged (passwords):
     /// SLOWLOG shows `(redacted)` instead. Handlers add to it; the gate clears it.
     pub redacted_args: Vec<usize>,
-    /// While a pipelined batch runs: when the previous command of the batch ended (or the
-    /// batch began). The next command starts at that instant, which saves one clock read per
-    /// command; `None` outside a batch, where commands read the clock themselves.
-    pub batch_clock_us: Option<i64>,
+    /// While a pipelined batch runs: when it began and when its previous command ended. The
+    /// next command starts at that instant, which saves one clock read per command; `None`
+    /// outside a batch, where commands read the clock themselves.
+    pub batch_clock: Option<BatchClock>,
     /// What this connection told us in REPLCONF, if it is a replica-to-be.
     pub replica_hello: crate::replication::primary::Hello,
     /// Set by SYNC/PSYNC: the connection becomes a replica's stream.
@@ -368,6 +368,52 @@ pub struct Client {
     pub acl_epoch: u64,
     /// The settings the gate reads after every command, copied from the configuration.
     pub accounting: AccountingCfg,
+}
+
+/// The time of a batch of requests: the wall clock read once when it begins, and the command
+/// clock (`util::clock`) since, so each command knows when it started, in both, without
+/// reading the wall clock again.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchClock {
+    wall_us: i64,
+    ticks: u64,
+    /// When the previous command of the batch ended (the batch's start before the first).
+    pub last_ticks: u64,
+}
+
+impl BatchClock {
+    /// Past this, the wall time of a batch is read again rather than extrapolated.
+    const REANCHOR_AFTER_US: u64 = 1_000_000;
+
+    pub fn start() -> BatchClock {
+        let ticks = crate::util::clock::now_ticks();
+        BatchClock {
+            wall_us: super::unix_us(),
+            ticks,
+            last_ticks: ticks,
+        }
+    }
+
+    /// The batch's start on the wall clock, in Unix microseconds.
+    pub fn wall_start_us(&self) -> i64 {
+        self.wall_us
+    }
+
+    /// Unix microseconds at command-clock reading `ticks`, taken during the batch.
+    pub fn wall_us_at(&self, ticks: u64) -> i64 {
+        self.wall_us + crate::util::clock::ticks_to_us(ticks.saturating_sub(self.ticks)) as i64
+    }
+
+    /// Records that a command ended at `ticks`. A long batch (a DEBUG SLEEP, a slow script)
+    /// reads the wall clock again, so its commands' notion of now does not drift.
+    pub fn command_ended(&mut self, ticks: u64) {
+        self.last_ticks = ticks;
+        if crate::util::clock::ticks_to_us(ticks.saturating_sub(self.ticks))
+            > Self::REANCHOR_AFTER_US
+        {
+            *self = BatchClock::start();
+        }
+    }
 }
 
 /// What the gate's accounting reads of the configuration after every command (slowlog,
@@ -447,7 +493,7 @@ impl Client {
             pushed: Vec::new(),
             still_blocked: false,
             redacted_args: Vec::new(),
-            batch_clock_us: None,
+            batch_clock: None,
             replica_hello: Default::default(),
             repl_handoff: None,
             is_script: false,

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use super::socket::{ClientSocket, Stream};
 use rudis_resp::{Limits, Parsed, ReplyBuf, RequestParser};
 
-use super::client::{cflag, Client, ClientInfo};
-use super::{unix_ms, unix_us, Server};
+use super::client::{cflag, BatchClock, Client, ClientInfo};
+use super::{unix_ms, Server};
 use crate::command::dispatch;
 use crate::keyspace::blocking::{WaitState, Waiter};
 use crate::keyspace::prefetch;
@@ -284,15 +284,15 @@ impl Connection {
     ) -> Result<Progress, Closed> {
         let mut limits = *limits;
         if self.start < self.input.len() {
-            let now_us = unix_us();
-            client.batch_clock_us = Some(now_us);
+            let clock = BatchClock::start();
+            client.batch_clock = Some(clock);
             client
                 .info
                 .last_interaction_ms
-                .store(now_us / 1000, Ordering::Relaxed);
+                .store(clock.wall_start_us() / 1000, Ordering::Relaxed);
         }
         let progress = self.run_batch(srv, client, &mut limits);
-        client.batch_clock_us = None;
+        client.batch_clock = None;
         progress
     }
 
@@ -627,7 +627,9 @@ fn limits_for(srv: &Server, client: &Client) -> Limits {
 /// the keyspace warm the cache for their first keys and the current one's
 /// (`keyspace::prefetch`), so the misses of a pipelined batch overlap. A lone request (no
 /// pipelining) costs nothing. `input` is the buffer and where the next request starts.
-/// Returns the offset the look-ahead reached: requests before it were warmed.
+/// Returns the offset the look-ahead reached: requests before it were warmed. A look-ahead
+/// that found a single key (a batch of pushes to one list) ends the warming of the batch:
+/// its key is in cache after the first command, and parsing ahead would only cost.
 fn warm_ahead(
     lookahead: &mut RequestParser,
     srv: &Server,
@@ -646,8 +648,9 @@ fn warm_ahead(
         warmer.add(key);
     }
     let mut at = from;
+    let mut requests = 0;
     lookahead.reset();
-    while !warmer.is_full() && at < input.len() {
+    while requests < prefetch::MAX_KEYS && at < input.len() {
         let buf = &input[at..];
         match lookahead.parse(buf, limits) {
             Ok(Parsed::Command(n)) => {
@@ -655,11 +658,15 @@ fn warm_ahead(
                     warmer.add(key);
                 }
                 at += n;
+                requests += 1;
             }
             Ok(Parsed::Empty(n)) | Ok(Parsed::Newline(n)) => at += n,
             // The parser proper reports errors; a partial request is warmed next time.
             Ok(Parsed::Incomplete) | Err(_) => break,
         }
+    }
+    if requests > 1 && warmer.distinct_keys() <= 1 {
+        return input.len();
     }
     warmer.finish();
     at
