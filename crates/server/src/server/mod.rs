@@ -26,7 +26,6 @@ pub mod replid;
 pub mod slowlog;
 pub mod socket;
 pub mod stats;
-pub mod turn;
 pub mod unix_listen;
 pub mod watchdog;
 pub mod workers;

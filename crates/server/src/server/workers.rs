@@ -33,10 +33,8 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("rudis-io-{i}"))
                 .spawn(move || {
-                    super::turn::install();
                     let rt = match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
-                        .on_thread_park(super::turn::end)
                         // Poll for new events only when the ready tasks are done, as Redis's
                         // loop does: with tokio's default (every 61 task polls) a turn over 50
                         // clients (two polls each: run, then write) was cut in three, each
