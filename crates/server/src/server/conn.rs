@@ -630,9 +630,9 @@ fn limits_for(srv: &Server, client: &Client) -> Limits {
 /// the keyspace warm the cache for their first keys and the current one's
 /// (`keyspace::prefetch`), so the misses of a pipelined batch overlap. A lone request (no
 /// pipelining) costs nothing. `input` is the buffer and where the next request starts.
-/// Returns the offset the look-ahead reached: requests before it were warmed. A look-ahead
-/// that found a single key (a batch of pushes to one list) ends the warming of the batch:
-/// its key is in cache after the first command, and parsing ahead would only cost.
+/// Returns the offset the look-ahead reached: requests before it were warmed. A batch whose
+/// first three requests name one key (pushes to one list) is not warmed: its key is in cache
+/// after the first command, and parsing ahead would only cost.
 fn warm_ahead(
     lookahead: &mut RequestParser,
     srv: &Server,
@@ -662,14 +662,15 @@ fn warm_ahead(
                 }
                 at += n;
                 requests += 1;
+                if requests == 2 && warmer.distinct_keys() <= 1 {
+                    // Three requests on one key: a batch on one key, not worth parsing twice.
+                    return input.len();
+                }
             }
             Ok(Parsed::Empty(n)) | Ok(Parsed::Newline(n)) => at += n,
             // The parser proper reports errors; a partial request is warmed next time.
             Ok(Parsed::Incomplete) | Err(_) => break,
         }
-    }
-    if requests > 1 && warmer.distinct_keys() <= 1 {
-        return input.len();
     }
     warmer.finish();
     at

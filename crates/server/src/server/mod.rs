@@ -289,8 +289,12 @@ impl Server {
     /// replica (its master's DELs do it), and during a CLIENT PAUSE (the dataset must not
     /// change while writes are held).
     pub fn keeps_expired_keys(&self) -> bool {
-        self.state.replica.load(Ordering::Relaxed)
-            || self.state.paused_until_ms.load(Ordering::Relaxed) > unix_ms()
+        if self.state.replica.load(Ordering::Relaxed) {
+            return true;
+        }
+        // Read the clock only during a pause: this is asked for every command.
+        let paused_until_ms = self.state.paused_until_ms.load(Ordering::Relaxed);
+        paused_until_ms != 0 && paused_until_ms > unix_ms()
     }
 
     /// True when clients must AUTH before running commands.
