@@ -521,7 +521,6 @@ async fn stream_to(
     let id = link.client.id();
     let entry = link.entry;
     let mut at = from;
-    let mut end_rx = r.stream.subscribe();
     loop {
         if link.client.info.is_killed() {
             return Err("killed".into());
@@ -530,6 +529,8 @@ async fn stream_to(
             wait_ack = false;
         }
         let client = &*link.client;
+        // Before looking: a feed after the look then wakes this writer.
+        let grown = r.stream.watch();
         if !wait_ack {
             let (bytes, next) = r.stream.read(id, at, STREAM_CHUNK_BYTES);
             if !bytes.is_empty() {
@@ -538,7 +539,6 @@ async fn stream_to(
                 continue;
             }
         }
-        end_rx.borrow_and_update();
         if mode.timeout && check_timeout(srv, entry).is_err() {
             return Err("timeout".into());
         }
@@ -550,7 +550,7 @@ async fn stream_to(
                 Ok(n) => srv.stats.add(|c| &c.net_repl_input_bytes, n as u64),
                 Err(e) => return Err(io(e)),
             },
-            _ = end_rx.changed() => {}
+            _ = grown => {}
             _ = link.client.info.wake.wait() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }

@@ -8,10 +8,10 @@
 //! memory only up to its output buffer limit, after which it is cut off.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// Bytes per chunk before a new one is started.
 const CHUNK_BYTES: usize = 16 * 1024;
@@ -41,8 +41,12 @@ struct Inner {
 
 pub struct ReplStream {
     inner: Mutex<Inner>,
-    /// Carries `end` to replica writer tasks.
-    end_tx: watch::Sender<i64>,
+    /// Wakes the replica writer tasks waiting for the stream to grow (see [`ReplStream::watch`]).
+    grown: Notify,
+    /// A writer looked at the stream and may be about to wait: only then does a feed wake
+    /// them. A master under load thus pays for one wake-up per batch of commands the writers
+    /// had not yet seen, not one per command.
+    writers_waiting: AtomicBool,
     /// Counts the feeds that reached the stream, read without the lock (see
     /// [`ReplStream::feeds`]).
     feeds: AtomicU64,
@@ -70,7 +74,8 @@ impl ReplStream {
                 backlog_bytes: backlog_bytes.max(1),
                 readers: HashMap::new(),
             }),
-            end_tx: watch::channel(start_offset).0,
+            grown: Notify::new(),
+            writers_waiting: AtomicBool::new(false),
             feeds: AtomicU64::new(0),
         }
     }
@@ -102,17 +107,16 @@ impl ReplStream {
         if bytes.is_empty() {
             return;
         }
-        let end = {
+        {
             let mut i = self.inner.lock();
             if !i.active {
                 return;
             }
             append(&mut i, bytes);
             trim(&mut i);
-            i.end
-        };
+        }
         self.feeds.fetch_add(1, Ordering::Relaxed);
-        self.end_tx.send_replace(end);
+        self.wake_writers();
     }
 
     /// `master_repl_offset`.
@@ -127,7 +131,8 @@ impl ReplStream {
         i.chunks.clear();
         i.end = offset;
         drop(i);
-        self.end_tx.send_replace(offset);
+        self.writers_waiting.store(false, Ordering::SeqCst);
+        self.grown.notify_waiters();
     }
 
     pub fn set_backlog_size(&self, bytes: usize) {
@@ -205,9 +210,36 @@ impl ReplStream {
         i.readers.get(&id).map_or(0, |o| i.end - o)
     }
 
-    /// Waits for the stream to grow past `offset`.
-    pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.end_tx.subscribe()
+    /// For a writer about to look for new bytes: the wake-up it may then wait for. Its
+    /// interest is registered before it looks, so a feed after the look wakes it (the feed's
+    /// swap of `writers_waiting` follows the look through the stream's mutex).
+    pub fn watch(&self) -> Notified<'_> {
+        let mut notified = Box::pin(self.grown.notified());
+        notified.as_mut().enable();
+        self.writers_waiting.store(true, Ordering::SeqCst);
+        Notified(notified)
+    }
+
+    fn wake_writers(&self) {
+        if self.writers_waiting.load(Ordering::Relaxed)
+            && self.writers_waiting.swap(false, Ordering::SeqCst)
+        {
+            self.grown.notify_waiters();
+        }
+    }
+}
+
+/// A wake-up for when the stream has grown (see [`ReplStream::watch`]).
+pub struct Notified<'a>(std::pin::Pin<Box<tokio::sync::futures::Notified<'a>>>);
+
+impl std::future::Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.0.as_mut().poll(cx)
     }
 }
 
