@@ -15,24 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{cmd, text, RawConn, ServerProcess};
+use common::{cmd, info_field, text, wait_until, RawConn, ServerProcess};
 use rudis_resp::Value;
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn info_field(c: &mut RawConn, name: &str) -> String {
-    let info = cmd(c, &["INFO", "persistence"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
-        .to_string()
-}
 
 fn start_aof(dir: &Path, extra: &[&str]) -> ServerProcess {
     let d = dir.to_string_lossy().into_owned();

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{cmd, text, RawConn, ServerProcess};
+use common::{cmd, info_field, text, wait_until, RawConn, ServerProcess};
 use rudis_resp::Value;
 
 fn must(c: &mut RawConn, args: &[&str]) {
@@ -220,23 +220,6 @@ fn restore_options_and_errors_match_redis() {
             "-ERR Bad data format"
         );
     }
-}
-
-/// Waits for `f`, up to 20 s.
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn info_field(c: &mut RawConn, name: &str) -> String {
-    let info = cmd(c, &["INFO", "stats"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
-        .to_string()
 }
 
 /// Moves every key of `fill` from `source` to `target` with MIGRATE, checks the values arrived

@@ -8,27 +8,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use common::{cmd, RawConn, ServerProcess};
+use common::{cmd, info_field, wait_until, RawConn, ServerProcess};
 use rudis_resp::Value;
-
-/// A field of INFO.
-fn info_field(c: &mut RawConn, name: &str) -> String {
-    let info = cmd(c, &["INFO", "persistence"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
-        .to_string()
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Fills a server with every type in every encoding Redis 7.0 writes.
 fn fill_every_encoding(c: &mut RawConn) {

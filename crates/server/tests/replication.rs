@@ -7,15 +7,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{cmd, text, RawConn, ServerProcess};
+use common::{cmd, ok, text, wait_until, RawConn, ServerProcess};
 use rudis_resp::Value;
-
-fn ok(c: &mut RawConn, args: &[&str]) {
-    let r = cmd(c, args);
-    assert!(!r.starts_with('-'), "{args:?}: {r}");
-}
 
 fn info_field(c: &mut RawConn, section: &str, name: &str) -> String {
     let info = cmd(c, &["INFO", section]);
@@ -23,14 +16,6 @@ fn info_field(c: &mut RawConn, section: &str, name: &str) -> String {
         .find_map(|l| l.strip_prefix(&format!("{name}:")))
         .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
         .to_string()
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 const FAST_SYNC: &[&str] = &[

@@ -6,9 +6,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{cmd, RawConn, ServerProcess};
+use common::{cmd, ok, wait_until, RawConn, ServerProcess};
 
 const ARGS: &[&str] = &[
     "--repl-diskless-sync-delay",
@@ -20,19 +20,6 @@ const ARGS: &[&str] = &[
 const LIBRARY: &str = "#!lua name=test
 redis.register_function{function_name='f_default_flags', callback=function(keys, args) return redis.call('get',keys[1]) end, flags={}}
 redis.register_function{function_name='f_no_writes', callback=function(keys, args) return redis.call('get',keys[1]) end, flags={'no-writes'}}";
-
-fn ok(c: &mut RawConn, args: &[&str]) {
-    let r = cmd(c, args);
-    assert!(!r.starts_with('-'), "{args:?}: {r}");
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn info_field(c: &mut RawConn, section: &str, name: &str) -> String {
     let info = cmd(c, &["INFO", section]);

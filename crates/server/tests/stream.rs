@@ -93,20 +93,12 @@ fn copy_stream(src: &mut redis::Connection, dst: &mut redis::Connection, key: &s
 
 // ---- Consumer groups -----------------------------------------------------------------------
 
-use common::{cmd, RawConn};
+use common::{cmd, wait_until, RawConn};
 
 fn ok(c: &mut RawConn, args: &[&str]) -> String {
     let r = cmd(c, args);
     assert!(!r.starts_with('-'), "{args:?}: {r}");
     r
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The strings of a reply, depth first.

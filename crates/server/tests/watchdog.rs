@@ -4,22 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{cmd, RawConn, ServerProcess};
-
-fn ok(c: &mut RawConn, args: &[&str]) {
-    let r = cmd(c, args);
-    assert!(!r.starts_with('-'), "{args:?}: {r}");
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::{cmd, ok, wait_until, ServerProcess};
 
 const EXPIRED: &str = "--- WATCHDOG TIMER EXPIRED ---";
 
