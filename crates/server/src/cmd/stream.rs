@@ -25,16 +25,22 @@ const RW_DELETE: &[KeySpec] = &[KeySpec::one(1, keyflag::RW | keyflag::DELETE)];
 const RW_UPDATE: &[KeySpec] = &[KeySpec::one(1, keyflag::RW | keyflag::UPDATE)];
 const XADD_KEYS: &[KeySpec] = &[KeySpec::one(1, keyflag::RW | keyflag::UPDATE)
     .notes("UPDATE instead of INSERT because of the optional trimming feature")];
-const XREAD_KEYS: &[KeySpec] = &[KeySpec::keyword(
-    "STREAMS",
-    1,
-    Find::Range {
-        last_key: -1,
-        step: 1,
-        limit: 2,
-    },
-    keyflag::RO | keyflag::ACCESS,
-)];
+const XREAD_KEYS: &[KeySpec] = &[streams_keys(1)];
+
+/// The keys of XREAD and XREADGROUP: the first half of what follows the `STREAMS` keyword,
+/// searched for from argument `search_from`.
+pub const fn streams_keys(search_from: i32) -> KeySpec {
+    KeySpec::keyword(
+        "STREAMS",
+        search_from,
+        Find::Range {
+            last_key: -1,
+            step: 1,
+            limit: 2,
+        },
+        keyflag::RO | keyflag::ACCESS,
+    )
+}
 const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
 
 pub static COMMANDS: &[CommandSpec] = &[

@@ -22,21 +22,12 @@ use super::stream_pel::{
 };
 use super::util::{int_arg, is};
 use crate::command::error::{CmdError, SYNTAX, WRONGTYPE};
-use crate::command::spec::{acl, flag, keyflag, CommandSpec, Find, KeySpec};
+use crate::command::spec::{acl, flag, CommandSpec, KeySpec};
 use crate::command::{CmdResult, Ctx};
 use crate::keyspace::txn::event;
 use crate::types::stream::{format_id, incr_id, StreamId};
 
-const KEYS: &[KeySpec] = &[KeySpec::keyword(
-    "STREAMS",
-    4,
-    Find::Range {
-        last_key: -1,
-        step: 1,
-        limit: 2,
-    },
-    keyflag::RO | keyflag::ACCESS,
-)];
+const KEYS: &[KeySpec] = &[super::stream::streams_keys(4)];
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("xreadgroup", -7, xreadgroup)
     .flags(flag::WRITE | flag::BLOCKING)
